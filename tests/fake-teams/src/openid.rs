@@ -1,0 +1,1 @@
+//! OpenID metadata, JWKS (keys with endorsements) and a signer for inbound Bot Framework tokens.
