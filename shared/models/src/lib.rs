@@ -12,8 +12,12 @@ pub mod channel_data;
 pub mod connector;
 pub mod entity;
 pub mod ids;
+pub mod image;
+pub mod mention;
 mod open_enum;
 pub mod reference;
+pub mod reply;
+pub mod text;
 
 pub use account::{ChannelAccount, ConversationAccount, ConversationType, TeamsChannelAccount};
 pub use activity::{
@@ -24,4 +28,10 @@ pub use attachment::{Attachment, CardAction, CardImage, HeroCard};
 pub use channel_data::{ChannelInfo, NotificationInfo, TeamInfo, TeamsChannelData, TeamsEventType, TenantInfo};
 pub use entity::{ClientInfo, Entity, Mention};
 pub use ids::{ActivityId, ConversationId, TenantId};
+pub use image::{ImageError, ImageFormat, ImageInfo, MAX_IMAGE_BYTES, MAX_IMAGE_SIDE, check_image};
+pub use mention::{escape_mention_name, strip_mentions_of};
 pub use reference::ConversationReference;
+pub use text::{
+    MESSAGE_BUDGET_BYTES, OverBudget, TEAMS_MESSAGE_LIMIT_BYTES, TextBudget, char_count, fits_message_budget,
+    truncate_utf16, utf16_len,
+};
