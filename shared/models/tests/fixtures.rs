@@ -5,6 +5,9 @@
 //! no such nulls (see `explicit_nulls_of_known_fields_are_dropped_unknown_kept`). A `null` in an unknown field is
 //! kept as sent.
 
+// Test helpers (outside #[test] fns) may unwrap: a panic is a test failure.
+#![allow(clippy::unwrap_used)]
+
 use models::connector::{
     ConversationList, ConversationParameters, ConversationResourceResponse, ErrorResponse, PagedMembersResult,
     ResourceResponse, TeamDetails,
