@@ -1,1 +1,22 @@
-//! See the crate description in Cargo.toml.
+//! Outbound: the Bot Connector REST client ([`HttpConnector`], behind the [`Connector`] port), its OAuth token
+//! provider, the serviceUrl allowlist, retries and pacing; plus an in-memory [`RecordingConnector`] for tests.
+
+pub mod allowlist;
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod memory;
+pub mod port;
+pub mod ratelimit;
+pub mod retry;
+pub mod token;
+
+pub use allowlist::{RefusedUrl, ServiceUrlAllowlist, TEAMS_HOSTS};
+pub use client::HttpConnector;
+pub use config::{AppType, ConfigError, ConnectorConfig};
+pub use error::ConnectorError;
+pub use memory::{ConnectorCall, RecordingConnector};
+pub use port::Connector;
+pub use ratelimit::{InProcessRateLimiter, PaceClass, PaceKey, RateLimiter, Unlimited};
+pub use retry::RetryPolicy;
+pub use token::{TokenError, TokenProvider, TokenSettings};

@@ -1,0 +1,564 @@
+//! The reqwest adapter of the [`Connector`] port.
+
+use crate::allowlist::ServiceUrlAllowlist;
+use crate::config::{ConfigError, ConnectorConfig};
+use crate::error::ConnectorError;
+use crate::port::Connector;
+use crate::ratelimit::{InProcessRateLimiter, PaceClass, PaceKey, RateLimiter};
+use crate::retry::{RetryPolicy, is_retryable_status, parse_retry_after};
+use crate::token::{TokenProvider, lossy};
+use async_trait::async_trait;
+use models::connector::{
+    ConversationList, ConversationParameters, ConversationResourceResponse, ErrorResponse, PagedMembersResult,
+    ResourceResponse, TeamDetails,
+};
+use models::{Activity, ActivityId, ConversationId, TeamsChannelAccount};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use reqwest::Method;
+use reqwest::header::{ACCEPT, CONTENT_TYPE, RETRY_AFTER};
+use secrecy::ExposeSecret;
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::time::Instant;
+use url::Url;
+
+/// Every byte but the RFC 3986 unreserved characters is percent-encoded in a path segment (ids contain `:`, `@`,
+/// `;`, `=`, and could contain `/`, `?`, `#` or `%`).
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+/// The Bot Connector over HTTPS: allowlist, pacing, token, request, retries.
+#[derive(Clone, Debug)]
+pub struct HttpConnector {
+    http: reqwest::Client,
+    tokens: TokenProvider,
+    allowlist: ServiceUrlAllowlist,
+    retry: RetryPolicy,
+    limiter: Arc<dyn RateLimiter>,
+}
+
+/// One request, before the serviceUrl is checked.
+struct Call<'a> {
+    method: Method,
+    service_url: &'a str,
+    segments: Vec<&'a str>,
+    query: Vec<(&'static str, String)>,
+    body: Option<Vec<u8>>,
+    class: PaceClass,
+    pace_conversation: String,
+    tenant: Option<String>,
+}
+
+/// What one attempt came to.
+enum Attempt {
+    Done(bytes::Bytes),
+    Retry {
+        error: ConnectorError,
+        retry_after: Option<Duration>,
+    },
+    Fail(ConnectorError),
+}
+
+impl HttpConnector {
+    /// A client for `config`, with the in-process rate limiter.
+    ///
+    /// # Errors
+    /// [`ConfigError`] for an invalid allowlist, a missing tenant or secret, or when the HTTP client cannot be
+    /// built.
+    pub fn new(config: &ConnectorConfig) -> Result<Self, ConfigError> {
+        let mut builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(config.connect_timeout)
+            .user_agent(concat!("teams-bot-rs-connector/", env!("CARGO_PKG_VERSION")));
+        if let Some(t) = config.request_timeout {
+            builder = builder.timeout(t);
+        }
+        let http = builder.build().map_err(ConfigError::Http)?;
+        let tokens = TokenProvider::new(config.token_settings()?, http.clone());
+        let allowlist =
+            ServiceUrlAllowlist::new(&config.allowed_service_urls).map_err(ConfigError::AllowedServiceUrls)?;
+        Ok(Self {
+            http,
+            tokens,
+            allowlist,
+            retry: config.retry,
+            limiter: Arc::new(InProcessRateLimiter::new(config.tenant_requests_per_second)),
+        })
+    }
+
+    /// The same client with another rate limiter (e.g. a shared one, or [`crate::Unlimited`]).
+    #[must_use]
+    pub fn with_rate_limiter(mut self, limiter: Arc<dyn RateLimiter>) -> Self {
+        self.limiter = limiter;
+        self
+    }
+
+    /// The token provider (shared by clones of this client).
+    #[must_use]
+    pub fn tokens(&self) -> &TokenProvider {
+        &self.tokens
+    }
+
+    /// Builds `{serviceUrl}v3/{segments...}?{query}` with every segment percent-encoded.
+    fn url(base: Url, segments: &[&str], query: &[(&'static str, String)]) -> Url {
+        let mut url = base;
+        let mut path = url.path().to_owned();
+        if !path.ends_with('/') {
+            path.push('/');
+        }
+        path.push_str("v3");
+        for s in segments {
+            path.push('/');
+            path.extend(utf8_percent_encode(s, SEGMENT));
+        }
+        url.set_path(&path);
+        if !query.is_empty() {
+            url.query_pairs_mut()
+                .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+        }
+        url
+    }
+
+    async fn execute(&self, call: Call<'_>) -> Result<bytes::Bytes, ConnectorError> {
+        // The allowlist comes first: nothing (no token fetch, no request) for a refused serviceUrl.
+        let base = self.allowlist.check(call.service_url)?;
+        let tenant = call
+            .tenant
+            .unwrap_or_else(|| base.host_str().unwrap_or_default().to_owned());
+        let url = Self::url(base, &call.segments, &call.query);
+        let key = PaceKey {
+            class: call.class,
+            conversation: call.pace_conversation,
+            tenant,
+        };
+        let idempotent = call.method != Method::POST;
+        let started = Instant::now();
+        let mut attempt: u32 = 0;
+        let mut reauthorized = false;
+        loop {
+            attempt += 1;
+            self.limiter.acquire(&key).await;
+            let token = self.tokens.token().await?;
+            let had_token = token.is_some();
+            let mut rb = self
+                .http
+                .request(call.method.clone(), url.clone())
+                .header(ACCEPT, "application/json");
+            if let Some(t) = &token {
+                rb = rb.bearer_auth(t.expose_secret());
+            }
+            if let Some(b) = &call.body {
+                rb = rb
+                    .header(CONTENT_TYPE, "application/json; charset=utf-8")
+                    .body(b.clone());
+            }
+            let outcome = match Self::attempt(rb, idempotent).await {
+                Attempt::Fail(ConnectorError::Unexpected { status: 401, .. }) if had_token && !reauthorized => {
+                    // A token revoked or rotated early: fetch a fresh one once.
+                    reauthorized = true;
+                    self.tokens.invalidate().await;
+                    attempt -= 1;
+                    continue;
+                }
+                other => other,
+            };
+            let (error, retry_after) = match outcome {
+                Attempt::Done(body) => return Ok(body),
+                Attempt::Fail(e) => return Err(e),
+                Attempt::Retry { error, retry_after } => (error, retry_after),
+            };
+            if attempt >= self.retry.max_attempts || retry_after.is_some_and(|ra| ra > self.retry.max_delay) {
+                return Err(error);
+            }
+            let delay = self.retry.delay(attempt, retry_after);
+            if started.elapsed() + delay > self.retry.max_total {
+                return Err(error);
+            }
+            tracing::debug!(method = %call.method, attempt, ?delay, error = %error, "retrying Connector request");
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// Sends once and classifies the answer.
+    async fn attempt(rb: reqwest::RequestBuilder, idempotent: bool) -> Attempt {
+        let resp = match rb.send().await {
+            Ok(r) => r,
+            Err(e) => return Self::transport_error(e, idempotent),
+        };
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        let body = match resp.bytes().await {
+            Ok(b) => b,
+            Err(e) => return Self::transport_error(e, idempotent),
+        };
+        if (200..300).contains(&status) {
+            return Attempt::Done(body);
+        }
+        if is_retryable_status(status) {
+            let error = match status {
+                412 | 429 => ConnectorError::Throttled { status, retry_after },
+                _ => ConnectorError::Transient {
+                    status: Some(status),
+                    source: None,
+                },
+            };
+            return Attempt::Retry { error, retry_after };
+        }
+        Attempt::Fail(map_status(status, &body))
+    }
+
+    /// A failure without an answer: retried when the request was surely not sent or is idempotent; a POST that
+    /// may have been delivered is not re-sent.
+    fn transport_error(e: reqwest::Error, idempotent: bool) -> Attempt {
+        if e.is_connect() || idempotent {
+            return Attempt::Retry {
+                error: ConnectorError::Transient {
+                    status: None,
+                    source: Some(Box::new(e)),
+                },
+                retry_after: None,
+            };
+        }
+        Attempt::Fail(ConnectorError::OutcomeUnknown { source: Box::new(e) })
+    }
+
+    async fn json<T: DeserializeOwned>(&self, call: Call<'_>) -> Result<T, ConnectorError> {
+        let body = self.execute(call).await?;
+        let raw: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else {
+            &body
+        };
+        serde_json::from_slice(raw).map_err(|source| ConnectorError::Decode {
+            source,
+            body: lossy(&body),
+        })
+    }
+}
+
+/// Maps a non-retried error answer to its typed error.
+fn map_status(status: u16, body: &[u8]) -> ConnectorError {
+    let (code, message) = serde_json::from_slice::<ErrorResponse>(body)
+        .map(|e| (e.error.code, e.error.message))
+        .unwrap_or_default();
+    match status {
+        403 if code == "BotNotInConversationRoster" => ConnectorError::NotInRoster { message },
+        403 if code == "BotDisabledByAdmin" => ConnectorError::BotDisabled { message },
+        403 => ConnectorError::Forbidden { code, message },
+        404 => ConnectorError::NotFound { code, message },
+        413 => ConnectorError::TooLarge { code, message },
+        _ => ConnectorError::Unexpected {
+            status,
+            body: lossy(body),
+        },
+    }
+}
+
+/// The conversation a limit applies to: a channel reply chain (`...;messageid=...`) counts as its channel.
+fn pace_conversation(conversation: &ConversationId) -> String {
+    let id = conversation.as_str();
+    id.split_once(";messageid=").map_or(id, |(c, _)| c).to_owned()
+}
+
+fn activity_tenant(activity: &Activity) -> Option<String> {
+    activity
+        .conversation
+        .as_ref()
+        .and_then(|c| c.tenant_id.as_ref())
+        .or_else(|| activity.channel_data.as_ref().and_then(|d| d.tenant_id()))
+        .map(|t| t.as_str().to_owned())
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, ConnectorError> {
+    serde_json::to_vec(value).map_err(|source| ConnectorError::Decode {
+        source,
+        body: String::new(),
+    })
+}
+
+#[async_trait]
+impl Connector for HttpConnector {
+    async fn create_conversation(
+        &self,
+        service_url: &str,
+        params: &ConversationParameters,
+    ) -> Result<ConversationResourceResponse, ConnectorError> {
+        let channel = params
+            .channel_data
+            .as_ref()
+            .and_then(|d| d.channel.as_ref())
+            .map(|c| c.id.clone());
+        let member = params.members.as_ref().and_then(|m| m.first()).map(|m| m.id.clone());
+        let tenant = params
+            .tenant_id
+            .as_ref()
+            .or_else(|| params.channel_data.as_ref().and_then(|d| d.tenant_id()))
+            .map(|t| t.as_str().to_owned());
+        self.json(Call {
+            method: Method::POST,
+            service_url,
+            segments: vec!["conversations"],
+            query: Vec::new(),
+            body: Some(to_json(params)?),
+            class: PaceClass::Send,
+            pace_conversation: channel.or(member).unwrap_or_else(|| "create".to_owned()),
+            tenant,
+        })
+        .await
+    }
+
+    async fn send_to_conversation(
+        &self,
+        service_url: &str,
+        conversation: &ConversationId,
+        activity: &Activity,
+    ) -> Result<ResourceResponse, ConnectorError> {
+        self.json(Call {
+            method: Method::POST,
+            service_url,
+            segments: vec!["conversations", conversation.as_str(), "activities"],
+            query: Vec::new(),
+            body: Some(to_json(activity)?),
+            class: PaceClass::Send,
+            pace_conversation: pace_conversation(conversation),
+            tenant: activity_tenant(activity),
+        })
+        .await
+    }
+
+    async fn reply_to_activity(
+        &self,
+        service_url: &str,
+        conversation: &ConversationId,
+        reply_to: &ActivityId,
+        activity: &Activity,
+    ) -> Result<ResourceResponse, ConnectorError> {
+        self.json(Call {
+            method: Method::POST,
+            service_url,
+            segments: vec!["conversations", conversation.as_str(), "activities", reply_to.as_str()],
+            query: Vec::new(),
+            body: Some(to_json(activity)?),
+            class: PaceClass::Send,
+            pace_conversation: pace_conversation(conversation),
+            tenant: activity_tenant(activity),
+        })
+        .await
+    }
+
+    async fn update_activity(
+        &self,
+        service_url: &str,
+        conversation: &ConversationId,
+        activity_id: &ActivityId,
+        activity: &Activity,
+    ) -> Result<ResourceResponse, ConnectorError> {
+        self.json(Call {
+            method: Method::PUT,
+            service_url,
+            segments: vec![
+                "conversations",
+                conversation.as_str(),
+                "activities",
+                activity_id.as_str(),
+            ],
+            query: Vec::new(),
+            body: Some(to_json(activity)?),
+            class: PaceClass::Send,
+            pace_conversation: pace_conversation(conversation),
+            tenant: activity_tenant(activity),
+        })
+        .await
+    }
+
+    async fn delete_activity(
+        &self,
+        service_url: &str,
+        conversation: &ConversationId,
+        activity_id: &ActivityId,
+    ) -> Result<(), ConnectorError> {
+        self.execute(Call {
+            method: Method::DELETE,
+            service_url,
+            segments: vec![
+                "conversations",
+                conversation.as_str(),
+                "activities",
+                activity_id.as_str(),
+            ],
+            query: Vec::new(),
+            body: None,
+            class: PaceClass::Send,
+            pace_conversation: pace_conversation(conversation),
+            tenant: None,
+        })
+        .await
+        .map(drop)
+    }
+
+    async fn get_members(
+        &self,
+        service_url: &str,
+        conversation: &ConversationId,
+    ) -> Result<Vec<TeamsChannelAccount>, ConnectorError> {
+        let body = self
+            .execute(Call {
+                method: Method::GET,
+                service_url,
+                segments: vec!["conversations", conversation.as_str(), "members"],
+                query: Vec::new(),
+                body: None,
+                class: PaceClass::MemberRead,
+                pace_conversation: pace_conversation(conversation),
+                tenant: None,
+            })
+            .await?;
+        serde_json::from_slice(&body).map_err(|source| ConnectorError::Decode {
+            source,
+            body: lossy(&body),
+        })
+    }
+
+    async fn get_paged_members(
+        &self,
+        service_url: &str,
+        conversation: &ConversationId,
+        page_size: Option<u32>,
+        continuation_token: Option<&str>,
+    ) -> Result<PagedMembersResult, ConnectorError> {
+        let mut query = Vec::new();
+        if let Some(n) = page_size {
+            query.push(("pageSize", n.to_string()));
+        }
+        if let Some(t) = continuation_token {
+            query.push(("continuationToken", t.to_owned()));
+        }
+        self.json(Call {
+            method: Method::GET,
+            service_url,
+            segments: vec!["conversations", conversation.as_str(), "pagedmembers"],
+            query,
+            body: None,
+            class: PaceClass::MemberRead,
+            pace_conversation: pace_conversation(conversation),
+            tenant: None,
+        })
+        .await
+    }
+
+    async fn get_member(
+        &self,
+        service_url: &str,
+        conversation: &ConversationId,
+        user_id: &str,
+    ) -> Result<TeamsChannelAccount, ConnectorError> {
+        self.json(Call {
+            method: Method::GET,
+            service_url,
+            segments: vec!["conversations", conversation.as_str(), "members", user_id],
+            query: Vec::new(),
+            body: None,
+            class: PaceClass::MemberRead,
+            pace_conversation: pace_conversation(conversation),
+            tenant: None,
+        })
+        .await
+    }
+
+    async fn team_details(&self, service_url: &str, team_id: &str) -> Result<TeamDetails, ConnectorError> {
+        self.json(Call {
+            method: Method::GET,
+            service_url,
+            segments: vec!["teams", team_id],
+            query: Vec::new(),
+            body: None,
+            class: PaceClass::Other,
+            pace_conversation: team_id.to_owned(),
+            tenant: None,
+        })
+        .await
+    }
+
+    async fn team_channels(&self, service_url: &str, team_id: &str) -> Result<ConversationList, ConnectorError> {
+        self.json(Call {
+            method: Method::GET,
+            service_url,
+            segments: vec!["teams", team_id, "conversations"],
+            query: Vec::new(),
+            body: None,
+            class: PaceClass::Other,
+            pace_conversation: team_id.to_owned(),
+            tenant: None,
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_segment_is_percent_encoded() {
+        let base = Url::parse("https://smba.trafficmanager.net/amer/").unwrap();
+        let url = HttpConnector::url(
+            base,
+            &[
+                "conversations",
+                "19:abc@thread.skype;messageid=17/?#%",
+                "activities",
+                "1:2",
+            ],
+            &[("continuationToken", "a+b=&c".to_owned())],
+        );
+        assert_eq!(
+            url.as_str(),
+            "https://smba.trafficmanager.net/amer/v3/conversations/19%3Aabc%40thread.skype%3Bmessageid%3D17%2F%3F%23%25/activities/1%3A2?continuationToken=a%2Bb%3D%26c"
+        );
+        let url = HttpConnector::url(Url::parse("http://127.0.0.1:1/x").unwrap(), &["teams", "t"], &[]);
+        assert_eq!(url.as_str(), "http://127.0.0.1:1/x/v3/teams/t");
+    }
+
+    #[test]
+    fn error_answers_map_to_typed_errors() {
+        let body = |code: &str| format!(r#"{{"error":{{"code":"{code}","message":"m"}}}}"#).into_bytes();
+        assert!(map_status(403, &body("BotNotInConversationRoster")).is_bot_removed());
+        assert!(matches!(
+            map_status(403, &body("BotDisabledByAdmin")),
+            ConnectorError::BotDisabled { .. }
+        ));
+        assert!(matches!(
+            map_status(403, &body("Other")),
+            ConnectorError::Forbidden { .. }
+        ));
+        assert!(!map_status(403, &body("Other")).is_bot_removed());
+        assert!(matches!(
+            map_status(404, &body("NotFound")),
+            ConnectorError::NotFound { .. }
+        ));
+        assert!(matches!(
+            map_status(413, &body("MessageSizeTooBig")),
+            ConnectorError::TooLarge { .. }
+        ));
+        match map_status(500, b"oops") {
+            ConnectorError::Unexpected { status, body } => assert_eq!((status, body.as_str()), (500, "oops")),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(map_status(400, b"").http_status(), 400);
+        assert_eq!(map_status(500, b"").http_status(), 502);
+        assert_eq!(map_status(401, b"").http_status(), 502);
+    }
+
+    #[test]
+    fn reply_chains_are_paced_as_their_channel() {
+        assert_eq!(
+            pace_conversation(&"19:c@thread.skype;messageid=1".into()),
+            "19:c@thread.skype"
+        );
+        assert_eq!(pace_conversation(&"a:1".into()), "a:1");
+    }
+}

@@ -1,0 +1,254 @@
+//! The connector's configuration, read once from the environment (names in CONTRACT.md).
+
+use crate::allowlist::{RefusedUrl, ServiceUrlAllowlist};
+use crate::retry::RetryPolicy;
+use crate::token::TokenSettings;
+use secrecy::SecretString;
+use std::time::Duration;
+
+/// The default outbound token scope.
+pub const DEFAULT_SCOPE: &str = "https://api.botframework.com/.default";
+
+/// Single- or multi-tenant app registration (`MICROSOFT_APP_TYPE`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AppType {
+    #[default]
+    SingleTenant,
+    MultiTenant,
+}
+
+/// A configuration problem.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    #[error("MICROSOFT_APP_TYPE must be SingleTenant or MultiTenant, not {0:?}")]
+    AppType(String),
+    #[error("a single-tenant bot needs MICROSOFT_APP_TENANT_ID (or BOT_TOKEN_ENDPOINT)")]
+    MissingTenant,
+    #[error("MICROSOFT_APP_PASSWORD is required when MICROSOFT_APP_ID is set")]
+    MissingPassword,
+    #[error("BOT_ALLOWED_SERVICE_URLS: {0}")]
+    AllowedServiceUrls(#[source] RefusedUrl),
+    #[error("building the HTTP client")]
+    Http(#[source] reqwest::Error),
+}
+
+/// Everything the Connector client needs. `Debug` never shows the secret.
+#[derive(Clone, Debug)]
+pub struct ConnectorConfig {
+    /// `MICROSOFT_APP_ID`; empty = anonymous mode (no token is attached).
+    pub app_id: String,
+    /// `MICROSOFT_APP_PASSWORD`.
+    pub app_password: SecretString,
+    /// `MICROSOFT_APP_TENANT_ID`.
+    pub tenant_id: Option<String>,
+    /// `MICROSOFT_APP_TYPE`.
+    pub app_type: AppType,
+    /// `BOT_TOKEN_ENDPOINT`; when None, derived from the tenant (see [`ConnectorConfig::token_endpoint`]).
+    pub token_endpoint: Option<String>,
+    /// `BOT_OAUTH_SCOPE`.
+    pub oauth_scope: String,
+    /// `BOT_ALLOWED_SERVICE_URLS`: extra prefixes beyond the Teams hosts.
+    pub allowed_service_urls: Vec<String>,
+    /// Per-request timeout (connect + send + answer).
+    pub request_timeout: Option<Duration>,
+    /// Connect timeout.
+    pub connect_timeout: Duration,
+    /// Retries of 412/429/502/504.
+    pub retry: RetryPolicy,
+    /// Requests per second per tenant (Teams allows about 30-50).
+    pub tenant_requests_per_second: Option<u32>,
+}
+
+impl Default for ConnectorConfig {
+    fn default() -> Self {
+        Self {
+            app_id: String::new(),
+            app_password: SecretString::from(String::new()),
+            tenant_id: None,
+            app_type: AppType::SingleTenant,
+            token_endpoint: None,
+            oauth_scope: DEFAULT_SCOPE.to_owned(),
+            allowed_service_urls: Vec::new(),
+            request_timeout: Some(Duration::from_secs(15)),
+            connect_timeout: Duration::from_secs(5),
+            retry: RetryPolicy::default(),
+            tenant_requests_per_second: Some(30),
+        }
+    }
+}
+
+impl ConnectorConfig {
+    /// Reads the configuration from the process environment.
+    ///
+    /// # Errors
+    /// [`ConfigError`] for an invalid app type, allowlist, or missing tenant/secret.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads the configuration through `get` (the environment, or a map in tests). Empty values count as unset.
+    ///
+    /// # Errors
+    /// As [`ConnectorConfig::from_env`].
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |k: &str| get(k).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let app_type = match get("MICROSOFT_APP_TYPE").as_deref() {
+            None => AppType::SingleTenant,
+            Some(t) if t.eq_ignore_ascii_case("SingleTenant") => AppType::SingleTenant,
+            Some(t) if t.eq_ignore_ascii_case("MultiTenant") => AppType::MultiTenant,
+            Some(other) => return Err(ConfigError::AppType(other.to_owned())),
+        };
+        let allowed_service_urls: Vec<String> = get("BOT_ALLOWED_SERVICE_URLS")
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        ServiceUrlAllowlist::new(&allowed_service_urls).map_err(ConfigError::AllowedServiceUrls)?;
+        let config = Self {
+            app_id: get("MICROSOFT_APP_ID").unwrap_or_default(),
+            app_password: SecretString::from(get("MICROSOFT_APP_PASSWORD").unwrap_or_default()),
+            tenant_id: get("MICROSOFT_APP_TENANT_ID"),
+            app_type,
+            token_endpoint: get("BOT_TOKEN_ENDPOINT"),
+            oauth_scope: get("BOT_OAUTH_SCOPE").unwrap_or_else(|| DEFAULT_SCOPE.to_owned()),
+            allowed_service_urls,
+            ..Self::default()
+        };
+        config.token_settings()?;
+        Ok(config)
+    }
+
+    /// Anonymous mode: no app id, so no token is fetched or attached.
+    #[must_use]
+    pub fn is_anonymous(&self) -> bool {
+        self.app_id.is_empty()
+    }
+
+    /// The token endpoint: `BOT_TOKEN_ENDPOINT`, or `https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token`
+    /// with the app's tenant (single-tenant) or `botframework.com` (multi-tenant).
+    ///
+    /// # Errors
+    /// [`ConfigError::MissingTenant`] for a single-tenant app without a tenant or explicit endpoint.
+    pub fn token_endpoint(&self) -> Result<String, ConfigError> {
+        if let Some(e) = &self.token_endpoint {
+            return Ok(e.clone());
+        }
+        let tenant = match self.app_type {
+            AppType::MultiTenant => "botframework.com",
+            AppType::SingleTenant => self.tenant_id.as_deref().ok_or(ConfigError::MissingTenant)?,
+        };
+        Ok(format!("https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"))
+    }
+
+    /// The token provider's settings; None in anonymous mode.
+    ///
+    /// # Errors
+    /// As [`ConnectorConfig::token_endpoint`], or a missing secret.
+    pub fn token_settings(&self) -> Result<Option<TokenSettings>, ConfigError> {
+        use secrecy::ExposeSecret;
+        if self.is_anonymous() {
+            return Ok(None);
+        }
+        if self.app_password.expose_secret().is_empty() {
+            return Err(ConfigError::MissingPassword);
+        }
+        Ok(Some(TokenSettings {
+            endpoint: self.token_endpoint()?,
+            client_id: self.app_id.clone(),
+            client_secret: self.app_password.clone(),
+            scope: self.oauth_scope.clone(),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<ConnectorConfig, ConfigError> {
+        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        ConnectorConfig::from_lookup(|k| m.get(k).cloned())
+    }
+
+    #[test]
+    fn empty_environment_is_anonymous() {
+        let c = cfg(&[]).unwrap();
+        assert!(c.is_anonymous());
+        assert!(c.token_settings().unwrap().is_none());
+        assert_eq!(c.oauth_scope, DEFAULT_SCOPE);
+    }
+
+    #[test]
+    fn single_tenant_is_the_default_and_needs_a_tenant() {
+        let c = cfg(&[
+            ("MICROSOFT_APP_ID", "app"),
+            ("MICROSOFT_APP_PASSWORD", "pw"),
+            ("MICROSOFT_APP_TENANT_ID", "t1"),
+        ])
+        .unwrap();
+        assert_eq!(c.app_type, AppType::SingleTenant);
+        assert_eq!(
+            c.token_endpoint().unwrap(),
+            "https://login.microsoftonline.com/t1/oauth2/v2.0/token"
+        );
+        assert!(matches!(
+            cfg(&[("MICROSOFT_APP_ID", "app"), ("MICROSOFT_APP_PASSWORD", "pw")]),
+            Err(ConfigError::MissingTenant)
+        ));
+        assert!(matches!(
+            cfg(&[("MICROSOFT_APP_ID", "app")]),
+            Err(ConfigError::MissingPassword)
+        ));
+    }
+
+    #[test]
+    fn multi_tenant_uses_botframework_com_and_overrides_apply() {
+        let c = cfg(&[
+            ("MICROSOFT_APP_ID", "app"),
+            ("MICROSOFT_APP_PASSWORD", "pw"),
+            ("MICROSOFT_APP_TYPE", "MultiTenant"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.token_endpoint().unwrap(),
+            "https://login.microsoftonline.com/botframework.com/oauth2/v2.0/token"
+        );
+        let c = cfg(&[
+            ("MICROSOFT_APP_ID", "app"),
+            ("MICROSOFT_APP_PASSWORD", "pw"),
+            ("BOT_TOKEN_ENDPOINT", "http://127.0.0.1:1/t/oauth2/v2.0/token"),
+            ("BOT_OAUTH_SCOPE", "s/.default"),
+            ("BOT_ALLOWED_SERVICE_URLS", "http://127.0.0.1:1/a/, https://x.example/"),
+        ])
+        .unwrap();
+        assert_eq!(c.token_endpoint().unwrap(), "http://127.0.0.1:1/t/oauth2/v2.0/token");
+        assert_eq!(c.oauth_scope, "s/.default");
+        assert_eq!(c.allowed_service_urls.len(), 2);
+        assert!(matches!(
+            cfg(&[("MICROSOFT_APP_TYPE", "Both")]),
+            Err(ConfigError::AppType(_))
+        ));
+        assert!(matches!(
+            cfg(&[("BOT_ALLOWED_SERVICE_URLS", "http://evil.example/")]),
+            Err(ConfigError::AllowedServiceUrls(_))
+        ));
+    }
+
+    #[test]
+    fn debug_never_shows_the_secret() {
+        let c = cfg(&[
+            ("MICROSOFT_APP_ID", "app"),
+            ("MICROSOFT_APP_PASSWORD", "hunter2-secret"),
+            ("MICROSOFT_APP_TENANT_ID", "t"),
+        ])
+        .unwrap();
+        let dbg = format!("{c:?} {:?}", c.token_settings().unwrap());
+        assert!(!dbg.contains("hunter2"), "{dbg}");
+    }
+}
