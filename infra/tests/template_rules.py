@@ -1,0 +1,567 @@
+"""Our own rules for infra/template.yaml: what cfn-lint and `sam validate --lint` do not check.
+
+`findings(template, template_dir)` returns a list of human-readable problems (empty = clean). It checks:
+- every function: runtime `provided.al2023`, arm64, `bootstrap`, built by cargo-lambda from a crate that exists
+  and names the binary;
+- every event: its type is one we use, its properties (and the nested ones we use) are known names;
+- every `Ref` / `Fn::GetAtt` / `Fn::Sub` / `Fn::If` condition points at something declared (cfn-lint misses
+  dangling references in `Globals`), with a known attribute for `GetAtt`;
+- the stream triggers: INSERT-only filters on the right `kind`s, bisect on error, bounded retries and record age,
+  an SQS on-failure destination; the schedule: retry policy and dead-letter queue;
+- least privilege: each function's role grants exactly EXPECTED_GRANTS (action, resource) pairs, no wildcards,
+  no managed policies, no SAM policy templates;
+- the app secret only by reference (no password parameter or env value); log groups with retention; alarms on
+  every function's errors and every queue's depth; the table's fixed shape; the messaging endpoint output.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from samtranslator.internal.schema_source import aws_serverless_function as sam_fn
+
+PSEUDO_PARAMETERS = {
+    "AWS::AccountId",
+    "AWS::NoValue",
+    "AWS::NotificationARNs",
+    "AWS::Partition",
+    "AWS::Region",
+    "AWS::StackId",
+    "AWS::StackName",
+    "AWS::URLSuffix",
+}
+
+# GetAtt attributes per resource type we use (CloudFormation return values; SAM function/API as documented).
+GETATT_ATTRIBUTES = {
+    "AWS::DynamoDB::Table": {"Arn", "StreamArn"},
+    "AWS::SQS::Queue": {"Arn", "QueueName", "QueueUrl"},
+    "AWS::Logs::LogGroup": {"Arn"},
+    "AWS::IAM::Role": {"Arn", "RoleId"},
+    "AWS::Serverless::Function": {"Arn"},
+    "AWS::SecretsManager::Secret": {"Id"},
+    "AWS::Serverless::HttpApi": {"ApiEndpoint", "ApiId"},
+    "AWS::CloudWatch::Alarm": {"Arn"},
+}
+
+RUNTIME = "provided.al2023"
+
+# The event types we use, with SAM's own model of their properties (extra names are mistakes).
+EVENT_MODELS = {
+    "DynamoDB": sam_fn.DynamoDBEventProperties,
+    "HttpApi": sam_fn.HttpApiEventProperties,
+    "ScheduleV2": sam_fn.ScheduleV2EventProperties,
+}
+
+
+def _model_fields(model: Any) -> set[str]:
+    fields = getattr(model, "model_fields", None) or getattr(model, "__fields__")
+    return set(fields)
+
+
+# Nested objects SAM passes through untyped: their known keys (CloudFormation's / SAM's documented names).
+NESTED_KEYS = {
+    ("DynamoDB", "DestinationConfig"): {"OnFailure"},
+    ("DynamoDB", "DestinationConfig", "OnFailure"): {"Destination", "Type"},
+    ("DynamoDB", "FilterCriteria"): {"Filters"},
+    ("DynamoDB", "FilterCriteria", "Filters", "[]"): {"Pattern"},
+    ("ScheduleV2", "RetryPolicy"): {"MaximumRetryAttempts", "MaximumEventAgeInSeconds"},
+    ("ScheduleV2", "DeadLetterConfig"): {"Arn", "Type", "QueueLogicalId"},
+    ("ScheduleV2", "FlexibleTimeWindow"): {"Mode", "MaximumWindowInMinutes"},
+}
+
+# What each function's events must be: (type, what the event is for).
+EXPECTED_EVENTS = {
+    "MessagesFunction": {"HttpApi"},
+    "WelcomeFunction": {"DynamoDB"},
+    "ProactiveFunction": {"ScheduleV2", "DynamoDB"},
+}
+
+# The stream items each function handles (FilterCriteria on dynamodb.NewImage.kind.S, INSERTs only).
+EXPECTED_STREAM_KINDS = {
+    "WelcomeFunction": {"team-install", "first-contact"},
+    "ProactiveFunction": {"outbox"},
+}
+
+TABLE_READ_WRITE = {
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:Query",
+    "dynamodb:TransactWriteItems",
+    "dynamodb:ConditionCheckItem",
+}
+STREAM_READ = {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"}
+
+
+def _pairs(actions: set[str], resources: set[str]) -> set[tuple[str, str]]:
+    return {(a, r) for a in actions for r in resources}
+
+
+# Least privilege: exactly these (action, resource) pairs per function. Resources are symbolic:
+# table / index:gsi1 / stream / table-streams (the table's stream/* for ListStreams) / log:<LogGroup> /
+# queue:<Queue> / secret:<Secret>. Change this table when a function really needs more, in the same commit.
+EXPECTED_GRANTS = {
+    "MessagesFunction": _pairs({"logs:CreateLogStream", "logs:PutLogEvents"}, {"log:MessagesLogGroup"})
+    | _pairs(TABLE_READ_WRITE | {"dynamodb:DeleteItem"}, {"table", "index:gsi1"})
+    | _pairs({"secretsmanager:GetSecretValue"}, {"secret:AppPasswordSecret"}),
+    "WelcomeFunction": _pairs({"logs:CreateLogStream", "logs:PutLogEvents"}, {"log:WelcomeLogGroup"})
+    | _pairs(TABLE_READ_WRITE, {"table", "index:gsi1"})
+    | _pairs(STREAM_READ, {"stream"})
+    | _pairs({"dynamodb:ListStreams"}, {"table-streams"})
+    | _pairs({"sqs:SendMessage"}, {"queue:WelcomeFailureQueue"})
+    | _pairs({"secretsmanager:GetSecretValue"}, {"secret:AppPasswordSecret"}),
+    "ProactiveFunction": _pairs({"logs:CreateLogStream", "logs:PutLogEvents"}, {"log:ProactiveLogGroup"})
+    | _pairs(TABLE_READ_WRITE | {"dynamodb:DeleteItem"}, {"table", "index:gsi1"})
+    | _pairs(STREAM_READ, {"stream"})
+    | _pairs({"dynamodb:ListStreams"}, {"table-streams"})
+    | _pairs({"sqs:SendMessage"}, {"queue:OutboxFailureQueue"})
+    | _pairs({"secretsmanager:GetSecretValue"}, {"secret:AppPasswordSecret"}),
+}
+
+TABLE_SHAPE = {
+    "BillingMode": "PAY_PER_REQUEST",
+    "AttributeDefinitions": sorted(
+        [
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+            {"AttributeName": "gsi1pk", "AttributeType": "S"},
+            {"AttributeName": "gsi1sk", "AttributeType": "S"},
+        ],
+        key=lambda d: d["AttributeName"],
+    ),
+    "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+    "GlobalSecondaryIndexes": [
+        {
+            "IndexName": "gsi1",
+            "KeySchema": [
+                {"AttributeName": "gsi1pk", "KeyType": "HASH"},
+                {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "ALL"},
+        }
+    ],
+    "StreamSpecification": {"StreamViewType": "NEW_AND_OLD_IMAGES"},
+    "TimeToLiveSpecification": {"AttributeName": "expiresAt", "Enabled": True},
+    "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+    "SSESpecification": {"SSEEnabled": True},
+}
+
+SECRET_ENV = "MICROSOFT_APP_PASSWORD_SECRET_ARN"
+
+
+def load(path: Path) -> dict:
+    """The template as plain data, short-form intrinsics (`!Ref`, `!GetAtt a.b`, ...) expanded."""
+    from samtranslator.yaml_helper import yaml_parse
+
+    return yaml_parse(path.read_text())
+
+
+def _resources_of(template: dict, type_: str) -> dict[str, dict]:
+    return {k: v for k, v in template.get("Resources", {}).items() if v.get("Type") == type_}
+
+
+def _merge(base: Any, over: Any) -> Any:
+    if isinstance(base, dict) and isinstance(over, dict):
+        out = dict(base)
+        for k, v in over.items():
+            out[k] = _merge(base.get(k), v) if k in base else v
+        return out
+    return copy.deepcopy(over)
+
+
+def effective_function_properties(template: dict, name: str) -> dict:
+    """A function's properties with `Globals.Function` applied (SAM merges maps, the function wins)."""
+    glob = template.get("Globals", {}).get("Function", {})
+    return _merge(copy.deepcopy(glob), template["Resources"][name].get("Properties", {}))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# References
+# ----------------------------------------------------------------------------------------------------------
+def _walk(node: Any, path: str):
+    yield path, node
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _walk(v, f"{path}.{k}")
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _walk(v, f"{path}[{i}]")
+
+
+SUB_VAR = re.compile(r"\$\{([^}!][^}]*)\}")
+
+
+def _check_target(template: dict, target: str, attr: str | None, where: str, local: set[str]) -> list[str]:
+    params = template.get("Parameters", {})
+    resources = template.get("Resources", {})
+    if attr is None:
+        if target in params or target in resources or target in PSEUDO_PARAMETERS or target in local:
+            return []
+        return [f"{where}: dangling reference to {target!r}"]
+    if target not in resources:
+        return [f"{where}: dangling GetAtt to {target}.{attr}"]
+    type_ = resources[target].get("Type")
+    known = GETATT_ATTRIBUTES.get(type_)
+    if known is None:
+        return [f"{where}: GetAtt on {target} of type {type_} (add its attributes to GETATT_ATTRIBUTES)"]
+    if attr not in known:
+        return [f"{where}: {type_} {target} has no attribute {attr!r}"]
+    return []
+
+
+def reference_findings(template: dict) -> list[str]:
+    out: list[str] = []
+    conditions = set(template.get("Conditions", {}))
+    for path, node in _walk({k: template.get(k) for k in ("Globals", "Resources", "Outputs", "Conditions")}, ""):
+        if not isinstance(node, dict) or len(node) != 1:
+            continue
+        (key, value), = node.items()
+        if key == "Ref" and isinstance(value, str):
+            out += _check_target(template, value, None, path, set())
+        elif key == "Fn::GetAtt":
+            parts = value if isinstance(value, list) else str(value).split(".", 1)
+            if len(parts) != 2:
+                out.append(f"{path}: malformed GetAtt {value!r}")
+            else:
+                out += _check_target(template, parts[0], parts[1], path, set())
+        elif key == "Fn::Sub":
+            text, local = (value[0], set(value[1])) if isinstance(value, list) else (value, set())
+            for var in SUB_VAR.findall(text):
+                if "." in var and not var.startswith("AWS::"):
+                    res, attr = var.split(".", 1)
+                    out += _check_target(template, res, attr, path, local)
+                else:
+                    out += _check_target(template, var, None, path, local)
+        elif key == "Fn::If":
+            if not isinstance(value, list) or not value or value[0] not in conditions:
+                out.append(f"{path}: Fn::If on undeclared condition {value[0] if value else value!r}")
+    for name, res in template.get("Resources", {}).items():
+        cond = res.get("Condition")
+        if cond is not None and cond not in conditions:
+            out.append(f"Resources.{name}: undeclared condition {cond!r}")
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Functions and their events
+# ----------------------------------------------------------------------------------------------------------
+def _unknown_keys(node: Any, known: set[str], where: str) -> list[str]:
+    if not isinstance(node, dict):
+        return []
+    return [f"{where}: unknown property {k!r}" for k in node if k not in known]
+
+
+def _nested_findings(type_: str, props: dict, where: str) -> list[str]:
+    out = []
+    for key_path, known in NESTED_KEYS.items():
+        if key_path[0] != type_:
+            continue
+        nodes: list[tuple[Any, str]] = [(props, where)]
+        for part in key_path[1:]:
+            nxt = []
+            for node, w in nodes:
+                if part == "[]":
+                    nxt += [(item, f"{w}[{i}]") for i, item in enumerate(node if isinstance(node, list) else [])]
+                elif isinstance(node, dict) and part in node:
+                    nxt.append((node[part], f"{w}.{part}"))
+            nodes = nxt
+        for node, w in nodes:
+            out += _unknown_keys(node, known, w)
+    return out
+
+
+def _getatt_target(value: Any, type_: str, template: dict) -> str | None:
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        target, attr = value["Fn::GetAtt"]
+        if attr == "Arn" and template["Resources"].get(target, {}).get("Type") == type_:
+            return target
+    return None
+
+
+def _stream_findings(template: dict, fn: str, event_name: str, props: dict) -> list[str]:
+    where = f"{fn}.Events.{event_name}"
+    out = []
+    stream = props.get("Stream")
+    if stream != {"Fn::GetAtt": ["StateTable", "StreamArn"]}:
+        out.append(f"{where}: Stream is not the state table's stream")
+    if props.get("BisectBatchOnFunctionError") is not True:
+        out.append(f"{where}: BisectBatchOnFunctionError is not true")
+    retries = props.get("MaximumRetryAttempts")
+    if not isinstance(retries, int) or not 0 <= retries <= 10:
+        out.append(f"{where}: MaximumRetryAttempts must be bounded (0..10), got {retries!r}")
+    age = props.get("MaximumRecordAgeInSeconds")
+    if not isinstance(age, int) or not 60 <= age <= 86400:
+        out.append(f"{where}: MaximumRecordAgeInSeconds must be bounded (60..86400), got {age!r}")
+    dest = props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+    if _getatt_target(dest, "AWS::SQS::Queue", template) is None:
+        out.append(f"{where}: no on-failure SQS destination")
+    filters = props.get("FilterCriteria", {}).get("Filters", [])
+    expected = EXPECTED_STREAM_KINDS.get(fn)
+    if expected is None:
+        out.append(f"{where}: {fn} is not expected to read the stream")
+    elif len(filters) != 1:
+        out.append(f"{where}: expected exactly one filter, got {len(filters)}")
+    else:
+        try:
+            pattern = json.loads(filters[0]["Pattern"])
+        except (KeyError, TypeError, ValueError) as e:
+            return out + [f"{where}: filter pattern is not JSON ({e})"]
+        if pattern.get("eventName") != ["INSERT"]:
+            out.append(f"{where}: filter must select eventName INSERT only")
+        kinds = pattern.get("dynamodb", {}).get("NewImage", {}).get("kind", {}).get("S")
+        if not isinstance(kinds, list) or set(kinds) != expected:
+            out.append(f"{where}: filter kinds {kinds!r} != {sorted(expected)!r}")
+    return out
+
+
+def function_findings(template: dict, template_dir: Path) -> list[str]:
+    out: list[str] = []
+    functions = _resources_of(template, "AWS::Serverless::Function")
+    if set(functions) != set(EXPECTED_EVENTS):
+        out.append(f"functions {sorted(functions)} != {sorted(EXPECTED_EVENTS)}")
+    for fn, res in functions.items():
+        props = effective_function_properties(template, fn)
+        if props.get("Runtime") != RUNTIME:
+            out.append(f"{fn}: runtime {props.get('Runtime')!r} is not {RUNTIME}")
+        if props.get("Architectures") != ["arm64"]:
+            out.append(f"{fn}: Architectures {props.get('Architectures')!r} is not [arm64]")
+        if props.get("Handler") != "bootstrap":
+            out.append(f"{fn}: Handler {props.get('Handler')!r} is not bootstrap")
+        meta = res.get("Metadata", {})
+        if meta.get("BuildMethod") != "rust-cargolambda":
+            out.append(f"{fn}: Metadata.BuildMethod is not rust-cargolambda")
+        binary = meta.get("BuildProperties", {}).get("Binary")
+        code = props.get("CodeUri")
+        crate = (template_dir / code).resolve() if isinstance(code, str) else None
+        if crate is None or not (crate / "Cargo.toml").is_file():
+            out.append(f"{fn}: CodeUri {code!r} is not a crate directory")
+        else:
+            manifest = tomllib.loads((crate / "Cargo.toml").read_text())
+            bins = {b.get("name") for b in manifest.get("bin", [])} | {manifest.get("package", {}).get("name")}
+            if binary not in bins:
+                out.append(f"{fn}: BuildProperties.Binary {binary!r} is not a binary of {code} ({sorted(bins)})")
+        if "Policies" in props or "Role" not in props:
+            out.append(f"{fn}: must use its own Role (no SAM Policies)")
+        env = props.get("Environment", {}).get("Variables", {})
+        if "MICROSOFT_APP_PASSWORD" in env:
+            out.append(f"{fn}: MICROSOFT_APP_PASSWORD must not be an environment value")
+        secret_ref = env.get(SECRET_ENV)
+        if not (isinstance(secret_ref, dict) and secret_ref.get("Ref") in _resources_of(template, "AWS::SecretsManager::Secret")):
+            out.append(f"{fn}: {SECRET_ENV} must be a Ref to an AWS::SecretsManager::Secret")
+        for var in ("MICROSOFT_APP_ID", "MICROSOFT_APP_TENANT_ID", "MICROSOFT_APP_TYPE", "STATE_STORE", "TABLE_NAME", "RUST_LOG"):
+            if var not in env:
+                out.append(f"{fn}: environment lacks {var}")
+        if env.get("STATE_STORE") != "dynamodb":
+            out.append(f"{fn}: STATE_STORE is not dynamodb")
+        log_group = props.get("LoggingConfig", {}).get("LogGroup", {})
+        lg = template["Resources"].get(log_group.get("Ref") if isinstance(log_group, dict) else None)
+        if not lg or lg.get("Type") != "AWS::Logs::LogGroup" or "RetentionInDays" not in lg.get("Properties", {}):
+            out.append(f"{fn}: LoggingConfig.LogGroup is not a log group with RetentionInDays")
+
+        events = props.get("Events", {})
+        types = [e.get("Type") for e in events.values()]
+        if sorted(types) != sorted(EXPECTED_EVENTS.get(fn, set())):
+            out.append(f"{fn}: event types {sorted(map(str, types))} != {sorted(EXPECTED_EVENTS.get(fn, set()))}")
+        for ev_name, ev in events.items():
+            type_ = ev.get("Type")
+            model = EVENT_MODELS.get(type_)
+            where = f"{fn}.Events.{ev_name}"
+            if model is None:
+                out.append(f"{where}: event type {type_!r} is not one we use")
+                continue
+            out += _unknown_keys(ev, {"Type", "Properties"}, where)
+            p = ev.get("Properties", {})
+            out += _unknown_keys(p, _model_fields(model), f"{where}.Properties")
+            out += _nested_findings(type_, p, f"{where}.Properties")
+            if type_ == "DynamoDB":
+                out += _stream_findings(template, fn, ev_name, p)
+            elif type_ == "ScheduleV2":
+                rp = p.get("RetryPolicy", {})
+                if not isinstance(rp.get("MaximumRetryAttempts"), int) or not isinstance(rp.get("MaximumEventAgeInSeconds"), int):
+                    out.append(f"{where}: needs a RetryPolicy with MaximumRetryAttempts and MaximumEventAgeInSeconds")
+                if _getatt_target(p.get("DeadLetterConfig", {}).get("Arn"), "AWS::SQS::Queue", template) is None:
+                    out.append(f"{where}: needs DeadLetterConfig.Arn of an SQS queue declared in the template")
+                if p.get("ScheduleExpression") != {"Ref": "PollScheduleRate"}:
+                    out.append(f"{where}: ScheduleExpression must be the PollScheduleRate parameter")
+            elif type_ == "HttpApi":
+                if p.get("Path") != "/api/messages" or p.get("Method") != "POST":
+                    out.append(f"{where}: must be POST /api/messages")
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Least privilege
+# ----------------------------------------------------------------------------------------------------------
+def _symbol(template: dict, resource: Any) -> str | None:
+    """A policy resource as a symbol from EXPECTED_GRANTS' vocabulary, or None if it is not one we allow."""
+    res = template.get("Resources", {})
+    if isinstance(resource, dict) and "Fn::GetAtt" in resource:
+        target, attr = resource["Fn::GetAtt"]
+        type_ = res.get(target, {}).get("Type")
+        if type_ == "AWS::DynamoDB::Table" and attr == "Arn":
+            return "table"
+        if type_ == "AWS::DynamoDB::Table" and attr == "StreamArn":
+            return "stream"
+        if type_ == "AWS::Logs::LogGroup" and attr == "Arn":
+            return f"log:{target}"
+        if type_ == "AWS::SQS::Queue" and attr == "Arn":
+            return f"queue:{target}"
+    if isinstance(resource, dict) and "Ref" in resource:
+        if res.get(resource["Ref"], {}).get("Type") == "AWS::SecretsManager::Secret":
+            return f"secret:{resource['Ref']}"
+    if isinstance(resource, dict) and isinstance(resource.get("Fn::Sub"), str):
+        m = re.fullmatch(r"\$\{(\w+)\.Arn\}/(index/(\w+)|stream/\*)", resource["Fn::Sub"])
+        if m and res.get(m.group(1), {}).get("Type") == "AWS::DynamoDB::Table":
+            return f"index:{m.group(3)}" if m.group(3) else "table-streams"
+    return None
+
+
+def _as_list(v: Any) -> list:
+    return v if isinstance(v, list) else [v]
+
+
+def role_grants(template: dict, role_name: str) -> tuple[set[tuple[str, str]], list[str]]:
+    """The (action, resource symbol) pairs a role allows, and findings for anything outside the vocabulary."""
+    out: list[str] = []
+    grants: set[tuple[str, str]] = set()
+    role = template["Resources"].get(role_name, {})
+    props = role.get("Properties", {})
+    where = f"Resources.{role_name}"
+    if role.get("Type") != "AWS::IAM::Role":
+        return grants, [f"{where}: not an AWS::IAM::Role"]
+    for key in ("ManagedPolicyArns", "PermissionsBoundary"):
+        if key in props:
+            out.append(f"{where}: {key} is not allowed (inline least-privilege statements only)")
+    trust = props.get("AssumeRolePolicyDocument", {}).get("Statement", [])
+    principals = [s.get("Principal") for s in trust]
+    if principals != [{"Service": "lambda.amazonaws.com"}]:
+        out.append(f"{where}: trust must be lambda.amazonaws.com only, got {principals!r}")
+    for pol in props.get("Policies", []):
+        for st in _as_list(pol.get("PolicyDocument", {}).get("Statement", [])):
+            sid = f"{where}.{pol.get('PolicyName')}.{st.get('Sid', '?')}"
+            for bad in ("NotAction", "NotResource"):
+                if bad in st:
+                    out.append(f"{sid}: {bad} is not allowed")
+            if st.get("Effect") != "Allow":
+                continue
+            actions = _as_list(st.get("Action", []))
+            for a in actions:
+                if not isinstance(a, str) or "*" in a:
+                    out.append(f"{sid}: wildcard or non-literal action {a!r}")
+            for r in _as_list(st.get("Resource", [])):
+                sym = _symbol(template, r)
+                if sym is None:
+                    out.append(f"{sid}: resource {r!r} is not the table, its index or stream, a log group, queue or secret")
+                    continue
+                grants |= {(a, sym) for a in actions if isinstance(a, str)}
+    return grants, out
+
+
+def privilege_findings(template: dict) -> list[str]:
+    out: list[str] = []
+    for fn in _resources_of(template, "AWS::Serverless::Function"):
+        role = effective_function_properties(template, fn).get("Role")
+        if not (isinstance(role, dict) and "Fn::GetAtt" in role and role["Fn::GetAtt"][1] == "Arn"):
+            out.append(f"{fn}: Role must be !GetAtt <Role>.Arn")
+            continue
+        grants, problems = role_grants(template, role["Fn::GetAtt"][0])
+        out += problems
+        expected = EXPECTED_GRANTS.get(fn, set())
+        for a, r in sorted(grants - expected):
+            out.append(f"{fn}: grants {a} on {r}, beyond what it needs")
+        for a, r in sorted(expected - grants):
+            out.append(f"{fn}: lacks {a} on {r}")
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Everything else
+# ----------------------------------------------------------------------------------------------------------
+def other_findings(template: dict) -> list[str]:
+    out: list[str] = []
+    for name in template.get("Parameters", {}):
+        if re.search(r"password|secret", name, re.I) and not name.endswith("Arn"):
+            out.append(f"Parameters.{name}: secrets come from Secrets Manager, never a parameter")
+    tables = _resources_of(template, "AWS::DynamoDB::Table")
+    if list(tables) != ["StateTable"]:
+        out.append(f"expected one table StateTable, got {sorted(tables)}")
+    else:
+        props = copy.deepcopy(tables["StateTable"].get("Properties", {}))
+        props["AttributeDefinitions"] = sorted(props.get("AttributeDefinitions", []), key=lambda d: d.get("AttributeName", ""))
+        for key, want in TABLE_SHAPE.items():
+            if props.get(key) != want:
+                out.append(f"StateTable.{key} is {props.get(key)!r}, the store expects {want!r}")
+    alarms = list(_resources_of(template, "AWS::CloudWatch::Alarm").values())
+
+    def alarmed(metric: str, dim: str, value: dict) -> bool:
+        return any(
+            a["Properties"].get("MetricName") == metric
+            and {"Name": dim, "Value": value} in a["Properties"].get("Dimensions", [])
+            for a in alarms
+        )
+
+    for fn in _resources_of(template, "AWS::Serverless::Function"):
+        if not alarmed("Errors", "FunctionName", {"Ref": fn}):
+            out.append(f"{fn}: no Errors alarm")
+    for q in _resources_of(template, "AWS::SQS::Queue"):
+        if not alarmed("ApproximateNumberOfMessagesVisible", "QueueName", {"Fn::GetAtt": [q, "QueueName"]}):
+            out.append(f"{q}: no queue depth alarm")
+    endpoint = template.get("Outputs", {}).get("MessagingEndpoint", {}).get("Value", {})
+    sub = endpoint.get("Fn::Sub") if isinstance(endpoint, dict) else None
+    apis = _resources_of(template, "AWS::Serverless::HttpApi")
+    if not (isinstance(sub, str) and sub.endswith("/api/messages") and any(f"${{{a}}}" in sub for a in apis)):
+        out.append("Outputs.MessagingEndpoint must be the HTTP API's URL ending in /api/messages")
+    return out
+
+
+def findings(template: dict, template_dir: Path) -> list[str]:
+    """Every problem our rules find in a SAM template (empty list = clean)."""
+    return (
+        reference_findings(template)
+        + function_findings(template, template_dir)
+        + privilege_findings(template)
+        + other_findings(template)
+    )
+
+
+def transformed_findings(template: dict) -> list[str]:
+    """Run SAM's own transform offline and check every IAM statement it produces has no wildcard."""
+    import logging
+
+    from samtranslator.translator.transform import transform
+
+    logging.getLogger("samtranslator").setLevel(logging.ERROR)
+
+    class NoManagedPolicies:
+        def load(self) -> dict:
+            return {}
+
+    t = copy.deepcopy(template)
+    for res in t.get("Resources", {}).values():
+        if res.get("Type") == "AWS::Serverless::Function":
+            res.setdefault("Properties", {})["CodeUri"] = "s3://bucket/key"
+    out = []
+    try:
+        cfn = transform(t, {}, NoManagedPolicies())
+    except Exception as e:  # the translator's own errors are findings too
+        return [f"SAM transform failed: {e}"]
+    for name, res in cfn.get("Resources", {}).items():
+        if res.get("Type") != "AWS::IAM::Role":
+            continue
+        props = res.get("Properties", {})
+        if props.get("ManagedPolicyArns"):
+            out.append(f"transformed {name}: managed policies {props['ManagedPolicyArns']!r}")
+        for pol in props.get("Policies", []):
+            for st in _as_list(pol.get("PolicyDocument", {}).get("Statement", [])):
+                for a in _as_list(st.get("Action", [])):
+                    if not isinstance(a, str) or "*" in a:
+                        out.append(f"transformed {name}: wildcard action {a!r}")
+                for r in _as_list(st.get("Resource", [])):
+                    if r == "*" or (isinstance(r, str) and r.endswith(":*") and "log-group" not in r):
+                        out.append(f"transformed {name}: wildcard resource {r!r}")
+    return out
