@@ -1,0 +1,301 @@
+//! The check-in poll: what a conversation subscribes to, the card posted at each due time, and the votes that
+//! update that same card in place.
+//!
+//! The state of one posted poll ([`PollState`]) is stored by the executor beside the posted message's id, keyed
+//! by `(poll_id, slot)`. A vote arrives either as a card submit (`message` with `value` and no text, from
+//! `Action.Submit`) or as an `invoke` named `adaptiveCard/action` (from `Action.Execute`); both carry the
+//! [`PollVote`] data the card's buttons hold. The executor loads the state, calls [`apply_vote`], stores the
+//! result, and PUTs [`poll_message`] over the posted message.
+
+use crate::cards::with_attachment;
+use models::{Activity, Attachment, ChannelAccount};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+/// The `action` value in a poll button's `data` (and the `verb` of an `Action.Execute`).
+pub const VOTE_ACTION: &str = "pollVote";
+/// The name of the invoke an `Action.Execute` sends.
+pub const ADAPTIVE_CARD_ACTION: &str = "adaptiveCard/action";
+/// Default minutes between two polls.
+pub const DEFAULT_INTERVAL_MINUTES: u32 = 24 * 60;
+/// Longest interval `subscribe <minutes>` accepts (a week).
+pub const MAX_INTERVAL_MINUTES: u32 = 7 * 24 * 60;
+
+/// What a subscription asks each time: a question and its choices.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PollDefinition {
+    pub question: String,
+    pub choices: Vec<String>,
+}
+
+impl Default for PollDefinition {
+    /// The check-in: "How is it going?" with three answers.
+    fn default() -> Self {
+        Self {
+            question: "Check-in: how is it going?".to_owned(),
+            choices: vec!["Great".to_owned(), "OK".to_owned(), "Not so good".to_owned()],
+        }
+    }
+}
+
+/// One posted poll: the subscription (`poll_id`), the time slot it was posted for, and the votes so far.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PollState {
+    /// The subscription's id (chosen by the store, e.g. from the conversation id).
+    pub poll_id: String,
+    /// The time slot this message was posted for (opaque; e.g. the due time in Unix seconds).
+    pub slot: String,
+    pub question: String,
+    pub choices: Vec<String>,
+    /// Each voter's current choice (index into `choices`), by voter id: one vote per person, the last counts.
+    #[serde(default)]
+    pub votes: BTreeMap<String, usize>,
+}
+
+impl PollState {
+    /// A fresh poll with no votes.
+    #[must_use]
+    pub fn new(poll_id: impl Into<String>, slot: impl Into<String>, definition: &PollDefinition) -> Self {
+        Self {
+            poll_id: poll_id.into(),
+            slot: slot.into(),
+            question: definition.question.clone(),
+            choices: definition.choices.clone(),
+            votes: BTreeMap::new(),
+        }
+    }
+
+    /// Votes per choice, in the order of `choices`.
+    #[must_use]
+    pub fn tally(&self) -> Vec<usize> {
+        let mut counts = vec![0; self.choices.len()];
+        for &choice in self.votes.values() {
+            if let Some(c) = counts.get_mut(choice) {
+                *c += 1;
+            }
+        }
+        counts
+    }
+}
+
+/// One answer to a poll, read from a card submit or an `adaptiveCard/action` invoke.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PollVote {
+    pub poll_id: String,
+    pub slot: String,
+    /// Index into the poll's choices.
+    pub choice: usize,
+    /// Who answered (the activity's `from`).
+    pub voter: ChannelAccount,
+}
+
+/// The data a poll button carries: `{"action": "pollVote", "pollId", "slot", "choice"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct VoteData {
+    action: String,
+    poll_id: String,
+    slot: String,
+    choice: usize,
+}
+
+impl PollVote {
+    /// The vote in a card submit's `value` (`Action.Submit` data), if it is one.
+    #[must_use]
+    pub fn from_submit(value: &Value, voter: &ChannelAccount) -> Option<Self> {
+        let data: VoteData = serde_json::from_value(value.clone()).ok()?;
+        (data.action == VOTE_ACTION).then(|| Self {
+            poll_id: data.poll_id,
+            slot: data.slot,
+            choice: data.choice,
+            voter: voter.clone(),
+        })
+    }
+
+    /// The vote in an `adaptiveCard/action` invoke's `value` (`{"action": {"type": "Action.Execute", "verb",
+    /// "data"}}`), if it is one.
+    #[must_use]
+    pub fn from_invoke(value: &Value, voter: &ChannelAccount) -> Option<Self> {
+        let action = value.get("action")?;
+        if action.get("verb").and_then(Value::as_str).is_some_and(|v| v != VOTE_ACTION) {
+            return None;
+        }
+        Self::from_submit(action.get("data")?, voter)
+    }
+}
+
+/// Why a vote does not apply to a poll.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum VoteError {
+    #[error("the vote is for poll {poll_id} slot {slot}, not this one")]
+    OtherPoll { poll_id: String, slot: String },
+    #[error("choice {0} does not exist")]
+    UnknownChoice(usize),
+}
+
+/// The poll after `vote`: the voter's choice recorded (replacing an earlier one).
+///
+/// # Errors
+/// [`VoteError::OtherPoll`] when the vote names another poll or slot, [`VoteError::UnknownChoice`] when its
+/// choice is out of range (a forged or stale submit).
+pub fn apply_vote(state: &PollState, vote: &PollVote) -> Result<PollState, VoteError> {
+    if vote.poll_id != state.poll_id || vote.slot != state.slot {
+        return Err(VoteError::OtherPoll {
+            poll_id: vote.poll_id.clone(),
+            slot: vote.slot.clone(),
+        });
+    }
+    if vote.choice >= state.choices.len() {
+        return Err(VoteError::UnknownChoice(vote.choice));
+    }
+    let mut next = state.clone();
+    next.votes.insert(vote.voter.id.clone(), vote.choice);
+    Ok(next)
+}
+
+/// The poll's Adaptive Card: the question, the tally, and one `Action.Submit` per choice whose `data` carries
+/// the poll id, the slot and the choice.
+#[must_use]
+pub fn poll_card(state: &PollState) -> Attachment {
+    let tally = state.tally();
+    let total: usize = tally.iter().sum();
+    let facts: Vec<Value> = state
+        .choices
+        .iter()
+        .zip(&tally)
+        .map(|(choice, n)| json!({"title": choice, "value": votes_word(*n)}))
+        .collect();
+    let actions: Vec<Value> = state
+        .choices
+        .iter()
+        .enumerate()
+        .map(|(i, choice)| {
+            json!({
+                "type": "Action.Submit",
+                "title": choice,
+                "data": VoteData {
+                    action: VOTE_ACTION.to_owned(),
+                    poll_id: state.poll_id.clone(),
+                    slot: state.slot.clone(),
+                    choice: i,
+                },
+            })
+        })
+        .collect();
+    Attachment::adaptive(json!({
+        "type": "AdaptiveCard",
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "version": "1.4",
+        "body": [
+            {"type": "TextBlock", "text": state.question, "weight": "Bolder", "wrap": true},
+            {"type": "FactSet", "facts": facts},
+            {"type": "TextBlock", "text": format!("{} so far", answers_word(total)), "isSubtle": true, "wrap": true}
+        ],
+        "actions": actions
+    }))
+}
+
+/// The poll as a message with the card as its only attachment (Teams updates only single-attachment messages).
+#[must_use]
+pub fn poll_message(state: &PollState) -> Activity {
+    with_attachment(None, poll_card(state))
+}
+
+/// The body of the HTTP answer to an `adaptiveCard/action` invoke that recorded a vote: a short message Teams
+/// shows to the voter.
+#[must_use]
+pub fn vote_invoke_response() -> Value {
+    json!({
+        "statusCode": 200,
+        "type": "application/vnd.microsoft.activity.message",
+        "value": "Thanks, your answer is in."
+    })
+}
+
+fn votes_word(n: usize) -> String {
+    if n == 1 { "1 vote".to_owned() } else { format!("{n} votes") }
+}
+
+fn answers_word(n: usize) -> String {
+    if n == 1 { "1 answer".to_owned() } else { format!("{n} answers") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state() -> PollState {
+        PollState::new("poll-1", "1700000000", &PollDefinition::default())
+    }
+
+    fn voter(id: &str) -> ChannelAccount {
+        ChannelAccount::new(id, Some(id.to_uppercase()))
+    }
+
+    #[test]
+    fn card_buttons_carry_poll_slot_and_choice_and_round_trip_as_votes() {
+        let card = poll_card(&state()).content.unwrap();
+        let actions = card["actions"].as_array().unwrap();
+        assert_eq!(actions.len(), 3);
+        assert_eq!(actions[1]["type"], "Action.Submit");
+        assert_eq!(actions[1]["title"], "OK");
+        assert_eq!(actions[1]["data"], json!({"action": "pollVote", "pollId": "poll-1", "slot": "1700000000", "choice": 1}));
+        let vote = PollVote::from_submit(&actions[1]["data"], &voter("29:a")).unwrap();
+        assert_eq!((vote.poll_id.as_str(), vote.slot.as_str(), vote.choice), ("poll-1", "1700000000", 1));
+    }
+
+    #[test]
+    fn votes_are_counted_once_per_voter_and_the_card_shows_the_tally() {
+        let s = state();
+        let v = |who: &str, choice| PollVote { poll_id: "poll-1".into(), slot: "1700000000".into(), choice, voter: voter(who) };
+        let s = apply_vote(&s, &v("29:a", 0)).unwrap();
+        let s = apply_vote(&s, &v("29:b", 0)).unwrap();
+        let s = apply_vote(&s, &v("29:a", 2)).unwrap();
+        assert_eq!(s.tally(), vec![1, 0, 1]);
+        let card = poll_card(&s).content.unwrap();
+        assert_eq!(card["body"][1]["facts"][0], json!({"title": "Great", "value": "1 vote"}));
+        assert_eq!(card["body"][1]["facts"][1], json!({"title": "OK", "value": "0 votes"}));
+        assert_eq!(card["body"][2]["text"], "2 answers so far");
+        let msg = poll_message(&s);
+        assert_eq!(msg.as_message().unwrap().attachments.as_ref().unwrap().len(), 1);
+        assert_eq!(msg.text(), None);
+    }
+
+    #[test]
+    fn votes_for_another_poll_or_a_missing_choice_are_refused() {
+        let s = state();
+        let mut v = PollVote { poll_id: "poll-1".into(), slot: "other".into(), choice: 0, voter: voter("29:a") };
+        assert!(matches!(apply_vote(&s, &v), Err(VoteError::OtherPoll { .. })));
+        v.slot = "1700000000".into();
+        v.choice = 3;
+        assert_eq!(apply_vote(&s, &v), Err(VoteError::UnknownChoice(3)));
+        assert!(s.votes.is_empty());
+    }
+
+    #[test]
+    fn state_round_trips_through_json() {
+        let s = apply_vote(
+            &state(),
+            &PollVote { poll_id: "poll-1".into(), slot: "1700000000".into(), choice: 1, voter: voter("29:a") },
+        )
+        .unwrap();
+        let back: PollState = serde_json::from_value(serde_json::to_value(&s).unwrap()).unwrap();
+        assert_eq!(back, s);
+    }
+
+    #[test]
+    fn reads_votes_from_invokes_and_ignores_other_data() {
+        let value = json!({"action": {"type": "Action.Execute", "verb": "pollVote",
+            "data": {"action": "pollVote", "pollId": "p", "slot": "s", "choice": 0}}, "trigger": "manual"});
+        assert_eq!(PollVote::from_invoke(&value, &voter("29:a")).unwrap().poll_id, "p");
+        let other_verb = json!({"action": {"verb": "other", "data": {"action": "pollVote", "pollId": "p", "slot": "s", "choice": 0}}});
+        assert!(PollVote::from_invoke(&other_verb, &voter("29:a")).is_none());
+        assert!(PollVote::from_submit(&json!({"action": "somethingElse", "pollId": "p", "slot": "s", "choice": 0}), &voter("29:a")).is_none());
+        assert!(PollVote::from_submit(&json!({"action": "pollVote", "pollId": "p", "slot": "s", "choice": -1}), &voter("29:a")).is_none());
+        assert!(PollVote::from_submit(&json!("text"), &voter("29:a")).is_none());
+        assert_eq!(vote_invoke_response()["statusCode"], 200);
+    }
+}

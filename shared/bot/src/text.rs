@@ -1,0 +1,177 @@
+//! Reading what a user wrote: the bot's mentions stripped, the character count, the command.
+
+use crate::BotIdentity;
+use models::{Activity, Mention};
+
+/// The message text with every mention of this bot removed and the rest trimmed.
+///
+/// A mention of the bot is a `mention` entity whose `mentioned.id` is the bot's (`recipient.id` or the
+/// configured id). Every occurrence of its `text` (`<at>BotName</at>`) is removed, however many times the bot
+/// was mentioned; mentions of other users stay. If another user's mention has exactly the same text (a user
+/// with the bot's display name), only one occurrence per bot mention entity is removed, so theirs survives.
+#[must_use]
+pub fn strip_bot_mentions(activity: &Activity, bot: &BotIdentity) -> String {
+    let mut text = activity.text().unwrap_or_default().to_owned();
+    let recipient = activity.recipient.as_ref();
+    let (mine, others): (Vec<&Mention>, Vec<&Mention>) =
+        activity.mentions().partition(|m| bot.is_me(&m.mentioned.id, recipient));
+    for mention in mine {
+        let Some(needle) = mention_text(mention) else {
+            continue;
+        };
+        if needle.is_empty() {
+            continue;
+        }
+        if others.iter().any(|o| mention_text(o).as_deref() == Some(needle.as_str())) {
+            text = text.replacen(needle.as_str(), "", 1);
+        } else {
+            text = text.replace(needle.as_str(), "");
+        }
+    }
+    text.trim().to_owned()
+}
+
+/// The text a mention occupies in the message: its `text`, or `<at>Name</at>` when Teams left it out.
+fn mention_text(mention: &Mention) -> Option<String> {
+    mention
+        .text
+        .clone()
+        .or_else(|| mention.mentioned.name.as_deref().map(|n| format!("<at>{}</at>", html_escape(n))))
+}
+
+/// Whether the activity @mentions this bot (a `mention` entity naming the bot's id).
+#[must_use]
+pub fn is_bot_mentioned(activity: &Activity, bot: &BotIdentity) -> bool {
+    let recipient = activity.recipient.as_ref();
+    activity.mentions().any(|m| bot.is_me(&m.mentioned.id, recipient))
+}
+
+/// The number of characters as CONTRACT.md counts them: Unicode scalar values (an emoji outside the BMP is one,
+/// a flag made of two regional indicators is two).
+#[must_use]
+pub fn char_count(text: &str) -> usize {
+    text.chars().count()
+}
+
+/// The echo: `You sent <text> which was <n> characters`.
+#[must_use]
+pub fn echo_text(text: &str) -> String {
+    format!("You sent {text} which was {} characters", char_count(text))
+}
+
+/// The command in a stripped text: lowercased, runs of whitespace collapsed to one space.
+#[must_use]
+pub fn command_of(stripped: &str) -> String {
+    stripped.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+}
+
+/// Escapes `&`, `<`, `>`, `"` and `'` for Teams' HTML-ish message text (a name inside `<at>...</at>`).
+#[must_use]
+pub fn html_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn bot() -> BotIdentity {
+        BotIdentity::from_app_id("bot-app", "Echo Bot")
+    }
+
+    fn message(text: &str, entities: serde_json::Value) -> Activity {
+        Activity::from_value(json!({
+            "type": "message", "id": "1", "text": text, "entities": entities,
+            "from": {"id": "29:alice", "name": "Alice"},
+            "recipient": {"id": "28:bot-app", "name": "Echo Bot"},
+            "conversation": {"id": "19:c@thread.skype", "conversationType": "channel"},
+        }))
+        .unwrap()
+    }
+
+    fn bot_mention() -> serde_json::Value {
+        json!({"type": "mention", "mentioned": {"id": "28:bot-app", "name": "Echo Bot"}, "text": "<at>Echo Bot</at>"})
+    }
+
+    #[test]
+    fn strips_every_bot_mention_and_keeps_other_users() {
+        let a = message(
+            "<at>Echo Bot</at> hi <at>Bob</at> and <at>Echo Bot</at> again <at>Echo Bot</at>",
+            json!([bot_mention(), {"type": "mention", "mentioned": {"id": "29:bob", "name": "Bob"}, "text": "<at>Bob</at>"}, bot_mention(), bot_mention()]),
+        );
+        assert_eq!(strip_bot_mentions(&a, &bot()), "hi <at>Bob</at> and  again");
+        assert!(is_bot_mentioned(&a, &bot()));
+    }
+
+    #[test]
+    fn strips_all_occurrences_even_with_a_single_entity() {
+        let a = message("<at>Echo Bot</at> x <at>Echo Bot</at>", json!([bot_mention()]));
+        assert_eq!(strip_bot_mentions(&a, &bot()), "x");
+    }
+
+    #[test]
+    fn a_user_named_like_the_bot_keeps_their_mention() {
+        let a = message(
+            "<at>Echo Bot</at> ping <at>Echo Bot</at>",
+            json!([bot_mention(), {"type": "mention", "mentioned": {"id": "29:namesake", "name": "Echo Bot"}, "text": "<at>Echo Bot</at>"}]),
+        );
+        assert_eq!(strip_bot_mentions(&a, &bot()), "ping <at>Echo Bot</at>");
+    }
+
+    #[test]
+    fn matches_the_recipient_id_when_the_configured_id_differs() {
+        let a = message("<at>Echo Bot</at> hello", json!([bot_mention()]));
+        let anonymous = BotIdentity::new("", "Echo Bot");
+        assert_eq!(strip_bot_mentions(&a, &anonymous), "hello");
+    }
+
+    #[test]
+    fn mention_without_text_falls_back_to_the_escaped_name() {
+        let a = message(
+            "<at>A&amp;B</at> hi",
+            json!([{"type": "mention", "mentioned": {"id": "28:bot-app", "name": "A&B"}}]),
+        );
+        assert_eq!(strip_bot_mentions(&a, &bot()), "hi");
+    }
+
+    #[test]
+    fn no_mention_means_not_mentioned_and_text_only_trimmed() {
+        let a = message("  hello there \n", json!([]));
+        assert!(!is_bot_mentioned(&a, &bot()));
+        assert_eq!(strip_bot_mentions(&a, &bot()), "hello there");
+    }
+
+    #[test]
+    fn counts_unicode_scalar_values() {
+        assert_eq!(char_count("hello"), 5);
+        assert_eq!(char_count("héllo"), 5);
+        assert_eq!(char_count("😀"), 1);
+        assert_eq!(char_count("👍🏽"), 2);
+        assert_eq!(char_count("🇫🇷"), 2);
+        assert_eq!(char_count("𝄞 a"), 3);
+        assert_eq!(echo_text("hi 😀"), "You sent hi 😀 which was 4 characters");
+    }
+
+    #[test]
+    fn command_is_lowercased_and_whitespace_collapsed() {
+        assert_eq!(command_of("DM   Me"), "dm me");
+        assert_eq!(command_of("New\u{a0}Thread"), "new thread");
+    }
+
+    #[test]
+    fn html_escape_escapes_markup() {
+        assert_eq!(html_escape(r#"<b>"O'Neil" & co</b>"#), "&lt;b&gt;&quot;O&#39;Neil&quot; &amp; co&lt;/b&gt;");
+    }
+}
