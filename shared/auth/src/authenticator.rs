@@ -1,0 +1,85 @@
+//! The verifier and the key source together: what the webhook calls.
+
+use crate::config::AuthConfig;
+use crate::source::{FetchKeys, HttpKeyFetcher, KeySource, KeySourceError};
+use crate::verifier::{AuthError, Claims, Verifier};
+use models::Activity;
+use std::time::SystemTime;
+
+/// Authenticates inbound requests: cached keys, one refetch on an unknown `kid` (rate-limited), the pure
+/// verifier for everything else. Build once per process and share by reference.
+#[derive(Debug)]
+pub struct Authenticator<F = HttpKeyFetcher> {
+    verifier: Verifier,
+    source: KeySource<F>,
+}
+
+impl Authenticator<HttpKeyFetcher> {
+    /// An authenticator fetching keys from `config.openid_metadata_url`. Nothing is fetched until the first
+    /// request (or [`Authenticator::prefetch`]).
+    ///
+    /// # Errors
+    /// When the HTTP client cannot be built.
+    pub fn new(config: &AuthConfig) -> Result<Self, KeySourceError> {
+        Ok(Self::with_source(config, KeySource::from_config(config)?))
+    }
+}
+
+impl<F: FetchKeys> Authenticator<F> {
+    /// An authenticator over any key source (tests script the fetcher).
+    pub fn with_source(config: &AuthConfig, source: KeySource<F>) -> Self {
+        Self {
+            verifier: Verifier::new(config),
+            source,
+        }
+    }
+
+    /// The pure verifier.
+    pub fn verifier(&self) -> &Verifier {
+        &self.verifier
+    }
+
+    /// The key source.
+    pub fn key_source(&self) -> &KeySource<F> {
+        &self.source
+    }
+
+    /// Fetches the keys now (at cold start), so the first request does not wait.
+    ///
+    /// # Errors
+    /// When the keys cannot be fetched; requests will try again.
+    pub async fn prefetch(&self) -> Result<(), KeySourceError> {
+        self.source.keys().await.map(|_| ())
+    }
+
+    /// Verifies the request's `Authorization` header for `activity` at the current time.
+    ///
+    /// A malformed header is refused before any key is needed; a `kid` the cache lacks causes one refetch
+    /// (shared, at most once per refetch interval) and one more try.
+    ///
+    /// # Errors
+    /// The [`AuthError`] to answer with (its `status()` and `reason()`).
+    pub async fn authenticate(
+        &self,
+        authorization_header: Option<&str>,
+        activity: &Activity,
+    ) -> Result<Claims, AuthError> {
+        self.verifier.read_header(authorization_header)?;
+        let keys = self.source.keys().await.map_err(AuthError::KeysUnavailable)?;
+        match self
+            .verifier
+            .verify(authorization_header, activity, &keys, SystemTime::now())
+        {
+            Err(AuthError::UnknownKey { kid }) => {
+                let keys = self
+                    .source
+                    .refresh_for_unknown_kid(&kid)
+                    .await
+                    .map_err(AuthError::KeysUnavailable)?;
+                self.verifier
+                    .verify(authorization_header, activity, &keys, SystemTime::now())
+            }
+            result => result,
+        }
+    }
+}

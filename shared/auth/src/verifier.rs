@@ -1,0 +1,425 @@
+//! The pure verifier: a bearer token, the activity it came with and the current keys in; verified claims or the
+//! reason for refusal out. No I/O, no clock of its own.
+
+use crate::config::AuthConfig;
+use crate::keys::KeySet;
+use crate::source::KeySourceError;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use http::StatusCode;
+use jsonwebtoken::{Algorithm, Validation};
+use models::Activity;
+use serde::Deserialize;
+use std::collections::HashSet;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The algorithms the Bot Framework SDKs accept; anything else (`none`, HMAC, EC, PSS) is refused before any
+/// key lookup.
+pub const ALLOWED_ALGORITHMS: [Algorithm; 3] = [Algorithm::RS256, Algorithm::RS384, Algorithm::RS512];
+
+/// Why a request was refused. [`AuthError::status`] is the webhook's answer and [`AuthError::reason`] a short
+/// text safe to send back; neither ever contains the token.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// No `Authorization` header (or an empty one).
+    #[error("missing authorization header")]
+    MissingHeader,
+    /// The scheme is not `Bearer`.
+    #[error("authorization scheme is not Bearer")]
+    WrongScheme,
+    /// Not exactly one token after the scheme, or not a three-part JWT with a JSON header.
+    #[error("malformed bearer token ({0})")]
+    Malformed(&'static str),
+    /// `alg` is not RS256, RS384 or RS512.
+    #[error("token algorithm not allowed")]
+    AlgorithmNotAllowed,
+    /// The header has no `kid`.
+    #[error("token has no key id")]
+    MissingKeyId,
+    /// No current key has the token's `kid` (kept, truncated, to drive one refetch; never shown to callers).
+    #[error("unknown signing key")]
+    UnknownKey {
+        /// The token's `kid`, at most 128 characters.
+        kid: String,
+    },
+    /// The signature does not verify with the key named by `kid`.
+    #[error("invalid token signature")]
+    BadSignature,
+    /// The signature verified but the payload is not usable claims JSON (or another JWT-level failure).
+    #[error("invalid token")]
+    InvalidToken(#[source] jsonwebtoken::errors::Error),
+    /// `iss` is missing or not the configured issuer.
+    #[error("wrong token issuer")]
+    WrongIssuer,
+    /// `aud` is missing or not our app id.
+    #[error("token audience is not this bot")]
+    WrongAudience,
+    /// No `exp` claim.
+    #[error("token has no expiry")]
+    MissingExpiry,
+    /// `exp` is in the past by more than the allowed skew.
+    #[error("token expired")]
+    Expired,
+    /// `nbf` is in the future by more than the allowed skew.
+    #[error("token not yet valid")]
+    NotYetValid,
+    /// The signing key does not endorse the activity's `channelId` (or the activity has none).
+    #[error("signing key not endorsed for this channel")]
+    NotEndorsed,
+    /// The token's `serviceurl` claim is missing or differs from the activity's `serviceUrl`.
+    #[error("serviceUrl claim does not match the activity")]
+    ServiceUrlMismatch,
+    /// `BOT_ALLOWED_TENANTS` is set and the activity's tenant is not in it (or it has none).
+    #[error("tenant not allowed")]
+    TenantNotAllowed,
+    /// No signing keys could be obtained (the metadata server is down and nothing is cached).
+    #[error("signing keys unavailable")]
+    KeysUnavailable(#[source] KeySourceError),
+}
+
+impl AuthError {
+    /// The HTTP status per CONTRACT.md: 401 for a missing or invalid token, 403 for a failed endorsement,
+    /// serviceUrl mismatch or tenant not allowed, 503 when keys cannot be obtained (so the channel retries).
+    #[must_use]
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::NotEndorsed | Self::ServiceUrlMismatch | Self::TenantNotAllowed => StatusCode::FORBIDDEN,
+            Self::KeysUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::UNAUTHORIZED,
+        }
+    }
+
+    /// A short plain reason, safe to return to the caller.
+    #[must_use]
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::MissingHeader => "missing authorization header",
+            Self::WrongScheme => "authorization scheme must be Bearer",
+            Self::Malformed(_) => "malformed bearer token",
+            Self::AlgorithmNotAllowed => "token algorithm not allowed",
+            Self::MissingKeyId => "token has no key id",
+            Self::UnknownKey { .. } => "unknown signing key",
+            Self::BadSignature => "invalid token signature",
+            Self::InvalidToken(_) => "invalid token",
+            Self::WrongIssuer => "wrong token issuer",
+            Self::WrongAudience => "token audience is not this bot",
+            Self::MissingExpiry => "token has no expiry",
+            Self::Expired => "token expired",
+            Self::NotYetValid => "token not yet valid",
+            Self::NotEndorsed => "signing key not endorsed for this channel",
+            Self::ServiceUrlMismatch => "serviceUrl claim does not match the activity",
+            Self::TenantNotAllowed => "tenant not allowed",
+            Self::KeysUnavailable(_) => "signing keys unavailable, retry later",
+        }
+    }
+}
+
+/// What a verified token says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claims {
+    /// `iss`.
+    pub issuer: String,
+    /// The `aud` value that matched: our app id.
+    pub audience: String,
+    /// `serviceurl`, equal to the activity's `serviceUrl`.
+    pub service_url: String,
+    /// `exp`, seconds since the epoch.
+    pub expires_at: i64,
+    /// `nbf`, seconds since the epoch, when present.
+    pub not_before: Option<i64>,
+    /// The `kid` of the key that signed.
+    pub key_id: String,
+    /// The signing algorithm (RS256, RS384 or RS512).
+    pub algorithm: Algorithm,
+}
+
+/// The parts of a JWT header the verifier reads before any key lookup.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenHeader {
+    /// `alg`, one of [`ALLOWED_ALGORITHMS`].
+    pub algorithm: Algorithm,
+    /// `kid`.
+    pub key_id: String,
+}
+
+/// Verifies Bot Framework channel tokens against a [`KeySet`]. Build once at cold start; cheap to share.
+#[derive(Clone, Debug)]
+pub struct Verifier {
+    app_id: String,
+    issuer: String,
+    allowed_tenants: Option<HashSet<String>>,
+    skew: Duration,
+}
+
+impl Verifier {
+    /// A verifier for `config`'s app id, issuer, tenant allowlist and clock skew. An empty app id matches no
+    /// audience (anonymous mode never reaches the verifier; see [`crate::AuthMode`]).
+    #[must_use]
+    pub fn new(config: &AuthConfig) -> Self {
+        crate::install_crypto_provider();
+        Self {
+            app_id: config.app_id.clone(),
+            issuer: config.issuer.clone(),
+            allowed_tenants: config
+                .allowed_tenants
+                .as_ref()
+                .map(|tenants| tenants.iter().map(|t| t.as_str().to_ascii_lowercase()).collect()),
+            skew: config.clock_skew,
+        }
+    }
+
+    /// Reads the bearer token's header without verifying anything else: scheme, shape, `alg`, `kid`.
+    ///
+    /// # Errors
+    /// [`AuthError::MissingHeader`], [`AuthError::WrongScheme`], [`AuthError::Malformed`],
+    /// [`AuthError::AlgorithmNotAllowed`], [`AuthError::MissingKeyId`].
+    pub fn read_header(&self, authorization_header: Option<&str>) -> Result<TokenHeader, AuthError> {
+        let token = bearer_token(authorization_header)?;
+        token_header(token)
+    }
+
+    /// Verifies the token in `authorization_header` for `activity` with `keys`, at time `now`.
+    ///
+    /// Checks, in order (every 401 before any 403): `Bearer` scheme and one token; `alg` RS256/384/512; a `kid`
+    /// naming a key in `keys`; the signature; `iss`; `aud` = app id; `exp` present, `exp`/`nbf` within the skew;
+    /// the key endorses the activity's `channelId`; `serviceurl` equals the activity's `serviceUrl` exactly;
+    /// the activity's tenant is allowed.
+    ///
+    /// # Errors
+    /// The first check that fails, as an [`AuthError`].
+    pub fn verify(
+        &self,
+        authorization_header: Option<&str>,
+        activity: &Activity,
+        keys: &KeySet,
+        now: SystemTime,
+    ) -> Result<Claims, AuthError> {
+        let token = bearer_token(authorization_header)?;
+        let header = token_header(token)?;
+        let Some(key) = keys.get(&header.key_id) else {
+            return Err(AuthError::UnknownKey { kid: header.key_id });
+        };
+
+        let mut validation = Validation::new(header.algorithm);
+        validation.required_spec_claims.clear();
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        let data = jsonwebtoken::decode::<RawClaims>(token, key.decoding_key(), &validation).map_err(|error| {
+            match error.kind() {
+                jsonwebtoken::errors::ErrorKind::InvalidSignature => AuthError::BadSignature,
+                jsonwebtoken::errors::ErrorKind::InvalidAlgorithm => AuthError::AlgorithmNotAllowed,
+                _ => AuthError::InvalidToken(error),
+            }
+        })?;
+        let claims = data.claims;
+
+        let issuer = claims
+            .iss
+            .filter(|iss| *iss == self.issuer)
+            .ok_or(AuthError::WrongIssuer)?;
+        if self.app_id.is_empty() || !claims.aud.as_ref().is_some_and(|aud| aud.contains(&self.app_id)) {
+            return Err(AuthError::WrongAudience);
+        }
+        let expires_at = claims.exp.ok_or(AuthError::MissingExpiry)?;
+        let now = unix_seconds(now);
+        let skew = self.skew.as_secs_f64();
+        if now > expires_at + skew {
+            return Err(AuthError::Expired);
+        }
+        if claims.nbf.is_some_and(|nbf| now + skew < nbf) {
+            return Err(AuthError::NotYetValid);
+        }
+
+        let channel_id = activity.channel_id.as_deref().unwrap_or_default();
+        if channel_id.is_empty() || !key.endorses(channel_id) {
+            return Err(AuthError::NotEndorsed);
+        }
+        let service_url = match (claims.serviceurl, activity.service_url.as_deref()) {
+            (Some(claim), Some(activity_url)) if claim == activity_url => claim,
+            _ => return Err(AuthError::ServiceUrlMismatch),
+        };
+        if let Some(allowed) = &self.allowed_tenants {
+            let tenant = activity.tenant_id().map(|t| t.as_str().to_ascii_lowercase());
+            if !tenant.is_some_and(|t| allowed.contains(&t)) {
+                return Err(AuthError::TenantNotAllowed);
+            }
+        }
+
+        Ok(Claims {
+            issuer,
+            audience: self.app_id.clone(),
+            service_url,
+            expires_at: seconds_to_i64(expires_at),
+            not_before: claims.nbf.map(seconds_to_i64),
+            key_id: header.key_id,
+            algorithm: header.algorithm,
+        })
+    }
+}
+
+/// The token from `Bearer <token>`: the scheme word case-insensitively, then exactly one token.
+fn bearer_token(authorization_header: Option<&str>) -> Result<&str, AuthError> {
+    let value = authorization_header.map(str::trim).unwrap_or_default();
+    if value.is_empty() {
+        return Err(AuthError::MissingHeader);
+    }
+    let (scheme, rest) = value
+        .split_once(|c: char| c.is_ascii_whitespace())
+        .unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(AuthError::WrongScheme);
+    }
+    let token = rest.trim();
+    if token.is_empty() {
+        return Err(AuthError::Malformed("no token after the scheme"));
+    }
+    if token.contains(|c: char| c.is_whitespace()) {
+        return Err(AuthError::Malformed("more than one token"));
+    }
+    Ok(token)
+}
+
+/// The header of a three-part JWT: `alg` allowed, `kid` present.
+fn token_header(token: &str) -> Result<TokenHeader, AuthError> {
+    let mut parts = token.split('.');
+    let (Some(header), Some(_payload), Some(_signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(AuthError::Malformed("not three parts"));
+    };
+    let bytes = URL_SAFE_NO_PAD
+        .decode(header)
+        .map_err(|_| AuthError::Malformed("header is not base64url"))?;
+    let raw: RawHeader = serde_json::from_slice(&bytes).map_err(|_| AuthError::Malformed("header is not JSON"))?;
+    let algorithm = match raw.alg.as_deref() {
+        Some("RS256") => Algorithm::RS256,
+        Some("RS384") => Algorithm::RS384,
+        Some("RS512") => Algorithm::RS512,
+        _ => return Err(AuthError::AlgorithmNotAllowed),
+    };
+    match raw.kid {
+        Some(kid) if !kid.is_empty() => Ok(TokenHeader {
+            algorithm,
+            key_id: kid.chars().take(128).collect(),
+        }),
+        _ => Err(AuthError::MissingKeyId),
+    }
+}
+
+fn unix_seconds(now: SystemTime) -> f64 {
+    match now.duration_since(UNIX_EPOCH) {
+        Ok(since) => since.as_secs_f64(),
+        Err(before) => -before.duration().as_secs_f64(),
+    }
+}
+
+#[allow(clippy::cast_possible_truncation, reason = "NumericDate seconds, saturating")]
+fn seconds_to_i64(seconds: f64) -> i64 {
+    seconds.floor() as i64
+}
+
+#[derive(Deserialize)]
+struct RawHeader {
+    #[serde(default)]
+    alg: Option<String>,
+    #[serde(default)]
+    kid: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawClaims {
+    #[serde(default)]
+    iss: Option<String>,
+    #[serde(default)]
+    aud: Option<Audience>,
+    #[serde(default)]
+    exp: Option<f64>,
+    #[serde(default)]
+    nbf: Option<f64>,
+    #[serde(default)]
+    serviceurl: Option<String>,
+}
+
+/// `aud`: one string, or an array of strings (RFC 7519).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Audience {
+    fn contains(&self, app_id: &str) -> bool {
+        match self {
+            Self::One(aud) => aud == app_id,
+            Self::Many(auds) => auds.iter().any(|aud| aud == app_id),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scheme_is_case_insensitive_and_takes_exactly_one_token() {
+        assert_eq!(bearer_token(Some("Bearer a.b.c")).unwrap(), "a.b.c");
+        assert_eq!(bearer_token(Some("bearer   a.b.c ")).unwrap(), "a.b.c");
+        assert_eq!(bearer_token(Some("BEARER\ta.b.c")).unwrap(), "a.b.c");
+        assert!(matches!(bearer_token(None), Err(AuthError::MissingHeader)));
+        assert!(matches!(bearer_token(Some("  ")), Err(AuthError::MissingHeader)));
+        assert!(matches!(bearer_token(Some("Basic a.b.c")), Err(AuthError::WrongScheme)));
+        assert!(matches!(bearer_token(Some("Bearer")), Err(AuthError::Malformed(_))));
+        assert!(matches!(
+            bearer_token(Some("Bearer a.b.c d.e.f")),
+            Err(AuthError::Malformed(_))
+        ));
+        assert!(matches!(bearer_token(Some("Bearera.b.c")), Err(AuthError::WrongScheme)));
+    }
+
+    #[test]
+    fn header_refuses_other_algorithms_and_missing_kid() {
+        let enc = |json: &str| format!("{}.e30.sig", URL_SAFE_NO_PAD.encode(json));
+        for alg in ["none", "HS256", "HS512", "ES256", "PS256", "rs256", ""] {
+            let token = enc(&format!(r#"{{"alg":"{alg}","kid":"k"}}"#));
+            assert!(
+                matches!(token_header(&token), Err(AuthError::AlgorithmNotAllowed)),
+                "{alg}"
+            );
+        }
+        assert!(matches!(
+            token_header(&enc(r#"{"kid":"k"}"#)),
+            Err(AuthError::AlgorithmNotAllowed)
+        ));
+        assert!(matches!(
+            token_header(&enc(r#"{"alg":"RS256"}"#)),
+            Err(AuthError::MissingKeyId)
+        ));
+        assert!(matches!(
+            token_header(&enc(r#"{"alg":"RS256","kid":""}"#)),
+            Err(AuthError::MissingKeyId)
+        ));
+        assert!(matches!(token_header("a.b"), Err(AuthError::Malformed(_))));
+        assert!(matches!(token_header("a.b.c.d"), Err(AuthError::Malformed(_))));
+        assert!(matches!(token_header("!!.b.c"), Err(AuthError::Malformed(_))));
+        let ok = token_header(&enc(r#"{"alg":"RS384","kid":"k1","typ":"JWT"}"#)).unwrap();
+        assert_eq!(
+            ok,
+            TokenHeader {
+                algorithm: Algorithm::RS384,
+                key_id: "k1".into()
+            }
+        );
+    }
+
+    #[test]
+    fn statuses_follow_the_contract() {
+        assert_eq!(AuthError::MissingHeader.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(AuthError::Expired.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(AuthError::NotEndorsed.status(), StatusCode::FORBIDDEN);
+        assert_eq!(AuthError::ServiceUrlMismatch.status(), StatusCode::FORBIDDEN);
+        assert_eq!(AuthError::TenantNotAllowed.status(), StatusCode::FORBIDDEN);
+    }
+}
