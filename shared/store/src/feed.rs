@@ -1,0 +1,33 @@
+//! In-process change events: what the DynamoDB stream is in AWS, for the embedded and in-memory stores.
+
+use crate::model::ChangeEvent;
+use std::sync::Mutex;
+use tokio::sync::mpsc;
+
+/// Fans committed inserts out to every subscriber (unbounded, so a slow consumer never loses an event; a
+/// dropped receiver is forgotten at the next publish).
+#[derive(Debug, Default)]
+pub struct ChangeFeed {
+    subscribers: Mutex<Vec<mpsc::UnboundedSender<ChangeEvent>>>,
+}
+
+impl ChangeFeed {
+    /// A new receiver of every event published from now on.
+    pub fn subscribe(&self) -> mpsc::UnboundedReceiver<ChangeEvent> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        if let Ok(mut subs) = self.subscribers.lock() {
+            subs.push(tx);
+        }
+        rx
+    }
+
+    /// Delivers events (after their write committed).
+    pub fn publish(&self, events: Vec<ChangeEvent>) {
+        if events.is_empty() {
+            return;
+        }
+        if let Ok(mut subs) = self.subscribers.lock() {
+            subs.retain(|tx| events.iter().all(|event| tx.send(event.clone()).is_ok()));
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! The single-table key design, shared by every adapter (see the crate docs for the table).
+//!
+//! Each key has a fixed prefix and at most one free-form id per key attribute (or a fixed-width number before
+//! it), so ids containing `#` cannot make two entities collide.
+
+use crate::model::Timestamp;
+use models::{ActivityId, ConversationId, TenantId};
+
+pub const KIND_CONVERSATION: &str = "conversation";
+pub const KIND_TENANT: &str = "tenant";
+pub const KIND_PERSONAL: &str = "personal";
+pub const KIND_TEAM_INSTALL: &str = "team-install";
+pub const KIND_FIRST_CONTACT: &str = "first-contact";
+pub const KIND_SEEN: &str = "seen";
+pub const KIND_SENT: &str = "sent";
+pub const KIND_IDEMPOTENCY: &str = "idempotency";
+pub const KIND_SUBSCRIPTION: &str = "subscription";
+pub const KIND_SLOT: &str = "slot";
+pub const KIND_OUTBOX: &str = "outbox";
+
+/// The `gsi1pk` of every subscription: the due-time index is one bucket (queried with `gsi1sk <= now`).
+/// A deployment with very many subscriptions would shard it (`DUE#0`..`DUE#n`) and query each shard.
+pub const DUE_BUCKET: &str = "DUE";
+
+/// A (pk, sk) pair.
+pub type Key = (String, String);
+
+pub fn conversation(id: &ConversationId) -> Key {
+    (format!("CONV#{id}"), "REF".to_owned())
+}
+
+pub fn tenant(id: &TenantId) -> Key {
+    (format!("TENANT#{id}"), "TENANT".to_owned())
+}
+
+pub fn personal_by_user(tenant: &TenantId, user_id: &str) -> Key {
+    (format!("TENANT#{tenant}"), format!("USER#{user_id}"))
+}
+
+pub fn personal_by_aad(tenant: &TenantId, aad: &str) -> Key {
+    (format!("TENANT#{tenant}"), format!("AAD#{aad}"))
+}
+
+pub fn team_install(team_id: &str) -> Key {
+    (format!("TEAM#{team_id}"), "INSTALL".to_owned())
+}
+
+pub fn first_contact(tenant: &TenantId, user_id: &str) -> Key {
+    (format!("TENANT#{tenant}"), format!("FIRST#{user_id}"))
+}
+
+pub fn seen(conversation: &ConversationId, activity: &ActivityId) -> Key {
+    (format!("SEEN#{conversation}"), activity.to_string())
+}
+
+pub fn sent(key: &str) -> Key {
+    (format!("SENT#{key}"), "SENT".to_owned())
+}
+
+pub fn idempotency(key: &str) -> Key {
+    (format!("IDEM#{key}"), "IDEM".to_owned())
+}
+
+pub fn subscription(conversation: &ConversationId, name: &str) -> Key {
+    (format!("CONV#{conversation}"), format!("SUB#{name}"))
+}
+
+pub fn subscriptions_prefix(conversation: &ConversationId) -> Key {
+    (format!("CONV#{conversation}"), "SUB#".to_owned())
+}
+
+/// `gsi1sk` of a subscription: the zero-padded due time first, so `gsi1sk <= due_upper(now)` finds what is due.
+pub fn due_sort_key(next_due: Timestamp, conversation: &ConversationId, name: &str) -> String {
+    format!("{:020}#{conversation}#{name}", next_due.0.max(0))
+}
+
+/// The upper bound for "due at or before `now`" on `gsi1sk` (`~` sorts after `#`).
+pub fn due_upper(now: Timestamp) -> String {
+    format!("{:020}~", now.0.max(0))
+}
+
+pub fn slot(conversation: &ConversationId, name: &str, due: Timestamp) -> Key {
+    (format!("SLOT#{conversation}"), format!("{:020}#{name}", due.0.max(0)))
+}
+
+pub fn outbox(id: &str) -> Key {
+    (format!("OUTBOX#{id}"), "OUTBOX".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn due_keys_sort_by_time_and_bound_includes_now() {
+        let c = ConversationId::from("a:1");
+        let early = due_sort_key(Timestamp(99), &c, "x");
+        let now = due_sort_key(Timestamp(100), &c, "~~~");
+        let late = due_sort_key(Timestamp(101), &c, "");
+        let upper = due_upper(Timestamp(100));
+        assert!(early < now && now < late);
+        assert!(now.as_str() <= upper.as_str());
+        assert!(late.as_str() > upper.as_str());
+    }
+}

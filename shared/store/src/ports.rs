@@ -1,0 +1,973 @@
+//! The ports: one small trait per capability, in our own types, object-safe (`Arc<dyn Conversations>` or the
+//! whole family as `Arc<dyn Store>`). Every adapter implements them through the blanket impls over [`Table`]
+//! at the bottom of this file, so the adapters cannot drift apart in semantics.
+
+use crate::error::StoreError;
+use crate::keys::{self, Key};
+use crate::model::{
+    ClaimOutcome, ConversationRecord, FirstContact, IdempotencyClaim, InactiveReason, InboundOutcome, OutboxItem,
+    PersonalConversation, Refresh, SentActivity, Subscription, TeamInstall, Timestamp,
+};
+use crate::table::{Cond, Item, Table, Write, WriteOutcome};
+use async_trait::async_trait;
+use models::{ActivityId, ConversationId, ConversationReference, ConversationType, TenantId};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value, json};
+
+/// How long a seen activity id is remembered (redeliveries come within minutes; the JWT lives about an hour).
+pub const DEDUPE_TTL_SECS: u64 = 24 * 3600;
+/// How long a pending idempotency claim blocks others before a crashed sender's key can be claimed again.
+pub const IDEMPOTENCY_PENDING_SECS: u64 = 10 * 60;
+/// How long a completed idempotency key / slot claim / done outbox item is kept.
+pub const KEEP_DONE_SECS: u64 = 7 * 24 * 3600;
+/// How many times an optimistic read-modify-write is retried before [`StoreError::Conflict`].
+const MAX_ATTEMPTS: usize = 8;
+
+/// Conversation references: the serviceUrl last seen per conversation, the tenant's last serviceUrl, and the
+/// active flag.
+#[async_trait]
+pub trait Conversations: Send + Sync {
+    /// The webhook's hot path for one inbound activity: claims its id (dedupe) and makes the stored reference
+    /// match (serviceUrl, active), atomically. Steady state (known conversation, same serviceUrl) is one
+    /// request that writes one item; a new conversation or a changed serviceUrl also writes the reference, the
+    /// tenant's last serviceUrl and (1:1) the personal-conversation index, in one transaction.
+    /// An activity without an id is not deduplicated.
+    ///
+    /// # Errors
+    /// [`StoreError`]; retryable ones mean "answer 503". Nothing is written when it fails.
+    async fn record_inbound(
+        &self,
+        reference: &ConversationReference,
+        now: Timestamp,
+    ) -> Result<InboundOutcome, StoreError>;
+
+    /// Upserts a reference (e.g. one the bot made by creating a conversation), without dedupe.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn upsert_conversation(
+        &self,
+        reference: &ConversationReference,
+        now: Timestamp,
+    ) -> Result<Refresh, StoreError>;
+
+    /// The stored conversation.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn conversation(&self, id: &ConversationId, now: Timestamp)
+    -> Result<Option<ConversationRecord>, StoreError>;
+
+    /// The serviceUrl last seen in any conversation of the tenant (fallback for proactive creates).
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn tenant_service_url(&self, tenant: &TenantId, now: Timestamp) -> Result<Option<String>, StoreError>;
+
+    /// Marks the conversation inactive (uninstall, or a 403 from the Connector). Returns whether it was active.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn mark_inactive(
+        &self,
+        id: &ConversationId,
+        reason: InactiveReason,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// The active flag, or `None` for an unknown conversation.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn is_active(&self, id: &ConversationId, now: Timestamp) -> Result<Option<bool>, StoreError>;
+}
+
+/// The personal (1:1) conversation of a tenant + user: get, or record after creating it with the Connector.
+#[async_trait]
+pub trait PersonalConversations: Send + Sync {
+    /// By the user's Teams id (`29:...`).
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn personal_by_user(
+        &self,
+        tenant: &TenantId,
+        user_id: &str,
+        now: Timestamp,
+    ) -> Result<Option<PersonalConversation>, StoreError>;
+
+    /// By the user's Entra ID object id.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn personal_by_aad(
+        &self,
+        tenant: &TenantId,
+        aad_object_id: &str,
+        now: Timestamp,
+    ) -> Result<Option<PersonalConversation>, StoreError>;
+
+    /// Records it under both lookups (user id and, when known, AAD object id) in one transaction.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn record_personal(&self, personal: &PersonalConversation, now: Timestamp) -> Result<(), StoreError>;
+}
+
+/// First-writer-wins claims that trigger the welcome function (their INSERT is on the stream).
+#[async_trait]
+pub trait WelcomeClaims: Send + Sync {
+    /// Claims the team install; exactly one concurrent caller wins.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn claim_team_install(&self, claim: &TeamInstall, now: Timestamp) -> Result<ClaimOutcome, StoreError>;
+
+    /// The team's install claim (serviceUrl and tenant of a team the bot is installed in).
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn team_install(&self, team_id: &str, now: Timestamp) -> Result<Option<TeamInstall>, StoreError>;
+
+    /// Removes the install claim on uninstall, so a later reinstall welcomes again.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn release_team_install(&self, team_id: &str, now: Timestamp) -> Result<(), StoreError>;
+
+    /// Claims the first personal contact of a tenant + user; exactly one concurrent caller wins.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn claim_first_contact(&self, claim: &FirstContact, now: Timestamp) -> Result<ClaimOutcome, StoreError>;
+}
+
+/// Inbound activity dedupe, with expiry.
+#[async_trait]
+pub trait Dedupe: Send + Sync {
+    /// Claims an activity id for `ttl_secs`: `Won` the first time, `Lost` for a duplicate.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn claim_activity(
+        &self,
+        conversation: &ConversationId,
+        activity: &ActivityId,
+        ttl_secs: u64,
+        now: Timestamp,
+    ) -> Result<ClaimOutcome, StoreError>;
+}
+
+/// Ids of messages the bot sent, to update or delete them later; idempotency keys of proactive sends.
+#[async_trait]
+pub trait SentLog: Send + Sync {
+    /// Records a sent message under a caller's key (overwrites), optionally expiring.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn record_sent(
+        &self,
+        key: &str,
+        sent: &SentActivity,
+        ttl_secs: Option<u64>,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// The message recorded under `key`.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn sent(&self, key: &str, now: Timestamp) -> Result<Option<SentActivity>, StoreError>;
+
+    /// Claims an idempotency key before sending. A pending claim lapses after [`IDEMPOTENCY_PENDING_SECS`]
+    /// (a crashed sender), after which the key can be claimed (and the message sent) again.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn claim_idempotency(&self, key: &str, now: Timestamp) -> Result<IdempotencyClaim, StoreError>;
+
+    /// Stores the ids a claimed key's send produced (kept [`KEEP_DONE_SECS`]).
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn complete_idempotency(&self, key: &str, sent: &SentActivity, now: Timestamp) -> Result<(), StoreError>;
+}
+
+/// Polling subscriptions: due-time index, per-slot exactly-once claim, the poll message's id.
+#[async_trait]
+pub trait Subscriptions: Send + Sync {
+    /// Creates or replaces a subscription.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn subscribe(&self, subscription: &Subscription, now: Timestamp) -> Result<(), StoreError>;
+
+    /// Removes it; `false` when there was none.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn unsubscribe(&self, conversation: &ConversationId, name: &str, now: Timestamp) -> Result<bool, StoreError>;
+
+    /// One subscription.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn subscription(
+        &self,
+        conversation: &ConversationId,
+        name: &str,
+        now: Timestamp,
+    ) -> Result<Option<Subscription>, StoreError>;
+
+    /// The conversation's subscriptions (at most 100).
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn subscriptions_of(
+        &self,
+        conversation: &ConversationId,
+        now: Timestamp,
+    ) -> Result<Vec<Subscription>, StoreError>;
+
+    /// Subscriptions due at or before `now`, earliest first (a query on `gsi1`, never a scan). The index is
+    /// eventually consistent in DynamoDB: always claim the slot before sending.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn due_subscriptions(&self, now: Timestamp, limit: usize) -> Result<Vec<Subscription>, StoreError>;
+
+    /// Claims the slot `due` and advances the subscription to `next_due`, in one transaction. `Won` exactly
+    /// once per slot; `Lost` when another caller claimed it, the subscription is gone, or it is no longer due
+    /// at `due`.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn claim_slot(
+        &self,
+        conversation: &ConversationId,
+        name: &str,
+        due: Timestamp,
+        next_due: Timestamp,
+        now: Timestamp,
+    ) -> Result<ClaimOutcome, StoreError>;
+
+    /// Stores the id of the poll message just posted; `false` when the subscription is gone.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn set_poll_activity(
+        &self,
+        conversation: &ConversationId,
+        name: &str,
+        activity: &ActivityId,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+}
+
+/// Outbox items: work for the proactive function, triggered by their INSERT on the stream.
+#[async_trait]
+pub trait Outbox: Send + Sync {
+    /// Enqueues one item; `Lost` when an item with this id exists (idempotent producers).
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn enqueue(&self, item: &OutboxItem, now: Timestamp) -> Result<ClaimOutcome, StoreError>;
+
+    /// Enqueues up to 100 items atomically: all, or none when any id exists (`Lost`).
+    ///
+    /// # Errors
+    /// [`StoreError`] (also [`StoreError::Invalid`] for more than 100 items or a repeated id).
+    async fn enqueue_all(&self, items: &[OutboxItem], now: Timestamp) -> Result<ClaimOutcome, StoreError>;
+
+    /// One item.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn outbox_item(&self, id: &str, now: Timestamp) -> Result<Option<OutboxItem>, StoreError>;
+
+    /// Marks it done (kept [`KEEP_DONE_SECS`], then expires); `false` when there is no such item.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn mark_outbox_done(&self, id: &str, now: Timestamp) -> Result<bool, StoreError>;
+}
+
+/// Every port: what the functions and the devserver hold as `Arc<dyn Store>`.
+pub trait Store:
+    Conversations + PersonalConversations + WelcomeClaims + Dedupe + SentLog + Subscriptions + Outbox + std::fmt::Debug
+{
+}
+
+impl<T: Table + ?Sized> Store for T {}
+
+// ---------------------------------------------------------------------------------------------------------
+// The implementations, once, over the item backend.
+// ---------------------------------------------------------------------------------------------------------
+
+fn to_map<T: Serialize>(value: &T) -> Result<Map<String, Value>, StoreError> {
+    match serde_json::to_value(value) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(StoreError::Invalid("record does not serialize to an object")),
+        Err(_) => Err(StoreError::Invalid("record does not serialize")),
+    }
+}
+
+fn item<T: Serialize>(key: Key, kind: &str, value: &T) -> Result<Item, StoreError> {
+    Ok(Item {
+        pk: key.0,
+        sk: key.1,
+        kind: kind.to_owned(),
+        gsi1: None,
+        expires_at: None,
+        data: to_map(value)?,
+    })
+}
+
+fn decode<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+    let key = item.key_string();
+    serde_json::from_value(Value::Object(item.data)).map_err(|e| StoreError::corrupt(key, e))
+}
+
+fn rev(item: &Item) -> u64 {
+    item.data.get("rev").and_then(Value::as_u64).unwrap_or(0)
+}
+
+fn not_empty(s: &str, what: &'static str) -> Result<(), StoreError> {
+    if s.is_empty() {
+        Err(StoreError::Invalid(what))
+    } else {
+        Ok(())
+    }
+}
+
+/// The condition that the stored item is still `old` (by revision), or still absent.
+fn unchanged(old: Option<&Item>) -> Cond {
+    match old {
+        Some(old) => Cond::Equals(vec![("rev".into(), json!(rev(old)))]),
+        None => Cond::Absent,
+    }
+}
+
+/// Optimistic read-modify-write of one item: `change` gets the live item and returns the new one (its `rev` is
+/// set here) or `None` for "no change". Returns `change`'s verdict for the write that stuck.
+async fn update<T, R>(
+    table: &T,
+    key: &Key,
+    now: Timestamp,
+    mut change: impl FnMut(Option<&Item>) -> Result<(Option<Item>, R), StoreError> + Send,
+) -> Result<R, StoreError>
+where
+    T: Table + ?Sized,
+    R: Send,
+{
+    for _ in 0..MAX_ATTEMPTS {
+        let old = table.get(&key.0, &key.1, now).await?;
+        let (new, verdict) = change(old.as_ref())?;
+        let Some(mut new) = new else { return Ok(verdict) };
+        new.data.insert("rev".into(), json!(old.as_ref().map_or(0, rev) + 1));
+        let cond = unchanged(old.as_ref());
+        if table.write(vec![Write::Put { item: new, cond }], now).await? == WriteOutcome::Applied {
+            return Ok(verdict);
+        }
+    }
+    Err(StoreError::Conflict {
+        key: format!("{}|{}", key.0, key.1),
+    })
+}
+
+/// The reference as stored: no activity id; the user only for personal conversations.
+fn stored_reference(reference: &ConversationReference) -> ConversationReference {
+    let mut stored = reference.clone();
+    stored.activity_id = None;
+    if stored.conversation.conversation_type != Some(ConversationType::Personal) {
+        stored.user = None;
+    }
+    stored
+}
+
+fn conversation_item(record: &ConversationRecord) -> Result<Item, StoreError> {
+    let mut it = item(
+        keys::conversation(&record.reference.conversation.id),
+        keys::KIND_CONVERSATION,
+        record,
+    )?;
+    it.data
+        .insert("conversationId".into(), json!(record.reference.conversation.id));
+    Ok(it)
+}
+
+fn personal_items(personal: &PersonalConversation) -> Result<Vec<Item>, StoreError> {
+    not_empty(personal.tenant_id.as_str(), "empty tenant id")?;
+    not_empty(&personal.user_id, "empty user id")?;
+    let mut items = vec![item(
+        keys::personal_by_user(&personal.tenant_id, &personal.user_id),
+        keys::KIND_PERSONAL,
+        personal,
+    )?];
+    if let Some(aad) = personal.aad_object_id.as_deref().filter(|a| !a.is_empty()) {
+        items.push(item(
+            keys::personal_by_aad(&personal.tenant_id, aad),
+            keys::KIND_PERSONAL,
+            personal,
+        )?);
+    }
+    Ok(items)
+}
+
+fn seen_write(conversation: &ConversationId, activity: &ActivityId, ttl: u64, now: Timestamp) -> Write {
+    let mut data = Map::new();
+    data.insert("conversationId".into(), json!(conversation));
+    data.insert("activityId".into(), json!(activity));
+    let (pk, sk) = keys::seen(conversation, activity);
+    Write::Put {
+        item: Item {
+            pk,
+            sk,
+            kind: keys::KIND_SEEN.into(),
+            gsi1: None,
+            expires_at: Some(now.plus_secs(ttl).0),
+            data,
+        },
+        cond: Cond::Absent,
+    }
+}
+
+/// The shared body of `record_inbound` / `upsert_conversation`.
+async fn refresh<T: Table + ?Sized>(
+    table: &T,
+    reference: &ConversationReference,
+    now: Timestamp,
+) -> Result<InboundOutcome, StoreError> {
+    let id = &reference.conversation.id;
+    not_empty(id.as_str(), "empty conversation id")?;
+    let seen = match &reference.activity_id {
+        Some(activity) if !activity.as_str().is_empty() => Some(seen_write(id, activity, DEDUPE_TTL_SECS, now)),
+        _ => None,
+    };
+    let key = keys::conversation(id);
+
+    // Fast path: claim the activity id, provided the stored reference is already right. One request.
+    let check = Write::Check {
+        pk: key.0.clone(),
+        sk: key.1.clone(),
+        cond: Cond::Equals(vec![
+            ("serviceUrl".into(), json!(reference.service_url)),
+            ("active".into(), json!(true)),
+        ]),
+    };
+    let fast: Vec<Write> = seen.iter().cloned().chain([check]).collect();
+    match table.write(fast, now).await? {
+        WriteOutcome::Applied => return Ok(InboundOutcome::New(Refresh::default())),
+        WriteOutcome::ConditionFailed(failed) if seen.is_some() && failed.contains(&0) => {
+            return Ok(InboundOutcome::Duplicate);
+        }
+        WriteOutcome::ConditionFailed(_) => {}
+    }
+
+    // Slow path: the reference is new, moved or inactive. Write it with everything derived from it.
+    let stored = stored_reference(reference);
+    for _ in 0..MAX_ATTEMPTS {
+        let old = table.get(&key.0, &key.1, now).await?;
+        let old_record: Option<ConversationRecord> = old.clone().map(decode).transpose()?;
+        let outcome = Refresh {
+            created: old_record.is_none(),
+            service_url_changed: old_record
+                .as_ref()
+                .is_none_or(|r| r.reference.service_url != reference.service_url),
+            reactivated: old_record.as_ref().is_some_and(|r| !r.active),
+        };
+        let mut writes: Vec<Write> = seen.iter().cloned().collect();
+        if outcome.wrote() {
+            let record = ConversationRecord {
+                reference: stored.clone(),
+                active: true,
+                inactive_reason: None,
+                updated_at: now,
+            };
+            let mut conv = conversation_item(&record)?;
+            conv.data.insert("rev".into(), json!(old.as_ref().map_or(0, rev) + 1));
+            writes.push(Write::Put {
+                item: conv,
+                cond: unchanged(old.as_ref()),
+            });
+            if let Some(tenant) = stored.tenant_id.as_ref().filter(|t| !t.as_str().is_empty()) {
+                let data = json!({"tenantId": tenant, "serviceUrl": stored.service_url, "updatedAt": now});
+                writes.push(Write::Put {
+                    item: item(keys::tenant(tenant), keys::KIND_TENANT, &data)?,
+                    cond: Cond::Always,
+                });
+                let user = stored.user.as_ref().filter(|u| !u.id.is_empty());
+                if let (Some(user), Some(ConversationType::Personal)) = (user, &stored.conversation.conversation_type) {
+                    let personal = PersonalConversation {
+                        tenant_id: tenant.clone(),
+                        user_id: user.id.clone(),
+                        aad_object_id: user.aad_object_id.clone(),
+                        conversation_id: id.clone(),
+                        service_url: stored.service_url.clone(),
+                        updated_at: now,
+                    };
+                    for it in personal_items(&personal)? {
+                        writes.push(Write::Put {
+                            item: it,
+                            cond: Cond::Always,
+                        });
+                    }
+                }
+            }
+        } else {
+            // Someone else fixed the reference meanwhile: only require that it stays as read.
+            writes.push(Write::Check {
+                pk: key.0.clone(),
+                sk: key.1.clone(),
+                cond: unchanged(old.as_ref()),
+            });
+        }
+        match table.write(writes, now).await? {
+            WriteOutcome::Applied => return Ok(InboundOutcome::New(outcome)),
+            WriteOutcome::ConditionFailed(failed) if seen.is_some() && failed.contains(&0) => {
+                return Ok(InboundOutcome::Duplicate);
+            }
+            WriteOutcome::ConditionFailed(_) => {}
+        }
+    }
+    Err(StoreError::Conflict {
+        key: format!("{}|{}", key.0, key.1),
+    })
+}
+
+#[async_trait]
+impl<T: Table + ?Sized> Conversations for T {
+    async fn record_inbound(
+        &self,
+        reference: &ConversationReference,
+        now: Timestamp,
+    ) -> Result<InboundOutcome, StoreError> {
+        refresh(self, reference, now).await
+    }
+
+    async fn upsert_conversation(
+        &self,
+        reference: &ConversationReference,
+        now: Timestamp,
+    ) -> Result<Refresh, StoreError> {
+        let mut reference = reference.clone();
+        reference.activity_id = None;
+        match refresh(self, &reference, now).await? {
+            InboundOutcome::New(outcome) => Ok(outcome),
+            InboundOutcome::Duplicate => Ok(Refresh::default()),
+        }
+    }
+
+    async fn conversation(
+        &self,
+        id: &ConversationId,
+        now: Timestamp,
+    ) -> Result<Option<ConversationRecord>, StoreError> {
+        not_empty(id.as_str(), "empty conversation id")?;
+        let (pk, sk) = keys::conversation(id);
+        self.get(&pk, &sk, now).await?.map(decode).transpose()
+    }
+
+    async fn tenant_service_url(&self, tenant: &TenantId, now: Timestamp) -> Result<Option<String>, StoreError> {
+        not_empty(tenant.as_str(), "empty tenant id")?;
+        let (pk, sk) = keys::tenant(tenant);
+        let Some(it) = self.get(&pk, &sk, now).await? else {
+            return Ok(None);
+        };
+        match it.data.get("serviceUrl") {
+            Some(Value::String(url)) => Ok(Some(url.clone())),
+            _ => Err(StoreError::corrupt(it.key_string(), "tenant item has no serviceUrl")),
+        }
+    }
+
+    async fn mark_inactive(
+        &self,
+        id: &ConversationId,
+        reason: InactiveReason,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        not_empty(id.as_str(), "empty conversation id")?;
+        update(self, &keys::conversation(id), now, |old| {
+            let Some(old) = old else { return Ok((None, false)) };
+            let mut record: ConversationRecord = decode(old.clone())?;
+            if !record.active {
+                return Ok((None, false));
+            }
+            record.active = false;
+            record.inactive_reason = Some(reason);
+            record.updated_at = now;
+            Ok((Some(conversation_item(&record)?), true))
+        })
+        .await
+    }
+
+    async fn is_active(&self, id: &ConversationId, now: Timestamp) -> Result<Option<bool>, StoreError> {
+        Ok(self.conversation(id, now).await?.map(|r| r.active))
+    }
+}
+
+#[async_trait]
+impl<T: Table + ?Sized> PersonalConversations for T {
+    async fn personal_by_user(
+        &self,
+        tenant: &TenantId,
+        user_id: &str,
+        now: Timestamp,
+    ) -> Result<Option<PersonalConversation>, StoreError> {
+        not_empty(user_id, "empty user id")?;
+        let (pk, sk) = keys::personal_by_user(tenant, user_id);
+        self.get(&pk, &sk, now).await?.map(decode).transpose()
+    }
+
+    async fn personal_by_aad(
+        &self,
+        tenant: &TenantId,
+        aad_object_id: &str,
+        now: Timestamp,
+    ) -> Result<Option<PersonalConversation>, StoreError> {
+        not_empty(aad_object_id, "empty aad object id")?;
+        let (pk, sk) = keys::personal_by_aad(tenant, aad_object_id);
+        self.get(&pk, &sk, now).await?.map(decode).transpose()
+    }
+
+    async fn record_personal(&self, personal: &PersonalConversation, now: Timestamp) -> Result<(), StoreError> {
+        let writes = personal_items(personal)?
+            .into_iter()
+            .map(|item| Write::Put {
+                item,
+                cond: Cond::Always,
+            })
+            .collect();
+        self.write(writes, now).await.map(|_| ())
+    }
+}
+
+async fn claim<T: Table + ?Sized>(table: &T, item: Item, now: Timestamp) -> Result<ClaimOutcome, StoreError> {
+    Ok(
+        match table
+            .write(
+                vec![Write::Put {
+                    item,
+                    cond: Cond::Absent,
+                }],
+                now,
+            )
+            .await?
+        {
+            WriteOutcome::Applied => ClaimOutcome::Won,
+            WriteOutcome::ConditionFailed(_) => ClaimOutcome::Lost,
+        },
+    )
+}
+
+#[async_trait]
+impl<T: Table + ?Sized> WelcomeClaims for T {
+    async fn claim_team_install(&self, claim_: &TeamInstall, now: Timestamp) -> Result<ClaimOutcome, StoreError> {
+        not_empty(&claim_.team_id, "empty team id")?;
+        claim(
+            self,
+            item(keys::team_install(&claim_.team_id), keys::KIND_TEAM_INSTALL, claim_)?,
+            now,
+        )
+        .await
+    }
+
+    async fn team_install(&self, team_id: &str, now: Timestamp) -> Result<Option<TeamInstall>, StoreError> {
+        not_empty(team_id, "empty team id")?;
+        let (pk, sk) = keys::team_install(team_id);
+        self.get(&pk, &sk, now).await?.map(decode).transpose()
+    }
+
+    async fn release_team_install(&self, team_id: &str, now: Timestamp) -> Result<(), StoreError> {
+        not_empty(team_id, "empty team id")?;
+        let (pk, sk) = keys::team_install(team_id);
+        let delete = Write::Delete {
+            pk,
+            sk,
+            cond: Cond::Always,
+        };
+        self.write(vec![delete], now).await.map(|_| ())
+    }
+
+    async fn claim_first_contact(&self, claim_: &FirstContact, now: Timestamp) -> Result<ClaimOutcome, StoreError> {
+        not_empty(claim_.tenant_id.as_str(), "empty tenant id")?;
+        not_empty(&claim_.user.id, "empty user id")?;
+        let key = keys::first_contact(&claim_.tenant_id, &claim_.user.id);
+        claim(self, item(key, keys::KIND_FIRST_CONTACT, claim_)?, now).await
+    }
+}
+
+#[async_trait]
+impl<T: Table + ?Sized> Dedupe for T {
+    async fn claim_activity(
+        &self,
+        conversation: &ConversationId,
+        activity: &ActivityId,
+        ttl_secs: u64,
+        now: Timestamp,
+    ) -> Result<ClaimOutcome, StoreError> {
+        not_empty(conversation.as_str(), "empty conversation id")?;
+        not_empty(activity.as_str(), "empty activity id")?;
+        Ok(
+            match self
+                .write(vec![seen_write(conversation, activity, ttl_secs, now)], now)
+                .await?
+            {
+                WriteOutcome::Applied => ClaimOutcome::Won,
+                WriteOutcome::ConditionFailed(_) => ClaimOutcome::Lost,
+            },
+        )
+    }
+}
+
+#[async_trait]
+impl<T: Table + ?Sized> SentLog for T {
+    async fn record_sent(
+        &self,
+        key: &str,
+        sent: &SentActivity,
+        ttl_secs: Option<u64>,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        not_empty(key, "empty key")?;
+        let mut it = item(keys::sent(key), keys::KIND_SENT, sent)?;
+        it.expires_at = ttl_secs.map(|ttl| now.plus_secs(ttl).0);
+        self.write(
+            vec![Write::Put {
+                item: it,
+                cond: Cond::Always,
+            }],
+            now,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn sent(&self, key: &str, now: Timestamp) -> Result<Option<SentActivity>, StoreError> {
+        not_empty(key, "empty key")?;
+        let (pk, sk) = keys::sent(key);
+        self.get(&pk, &sk, now).await?.map(decode).transpose()
+    }
+
+    async fn claim_idempotency(&self, key: &str, now: Timestamp) -> Result<IdempotencyClaim, StoreError> {
+        not_empty(key, "empty key")?;
+        let k = keys::idempotency(key);
+        for _ in 0..MAX_ATTEMPTS {
+            let mut pending = item(
+                k.clone(),
+                keys::KIND_IDEMPOTENCY,
+                &json!({"state": "pending", "key": key}),
+            )?;
+            pending.expires_at = Some(now.plus_secs(IDEMPOTENCY_PENDING_SECS).0);
+            if claim(self, pending, now).await? == ClaimOutcome::Won {
+                return Ok(IdempotencyClaim::Won);
+            }
+            // Lost: done (answer its ids) or pending; absent again means it just expired, so try again.
+            if let Some(existing) = self.get(&k.0, &k.1, now).await? {
+                if existing.data.get("state") == Some(&json!("done")) {
+                    return Ok(IdempotencyClaim::Done(decode(existing)?));
+                }
+                return Ok(IdempotencyClaim::Pending);
+            }
+        }
+        Err(StoreError::Conflict {
+            key: format!("{}|{}", k.0, k.1),
+        })
+    }
+
+    async fn complete_idempotency(&self, key: &str, sent: &SentActivity, now: Timestamp) -> Result<(), StoreError> {
+        not_empty(key, "empty key")?;
+        let mut done = item(keys::idempotency(key), keys::KIND_IDEMPOTENCY, sent)?;
+        done.data.insert("state".into(), json!("done"));
+        done.data.insert("key".into(), json!(key));
+        done.expires_at = Some(now.plus_secs(KEEP_DONE_SECS).0);
+        self.write(
+            vec![Write::Put {
+                item: done,
+                cond: Cond::Always,
+            }],
+            now,
+        )
+        .await
+        .map(|_| ())
+    }
+}
+
+fn subscription_item(sub: &Subscription) -> Result<Item, StoreError> {
+    not_empty(sub.conversation_id.as_str(), "empty conversation id")?;
+    not_empty(&sub.name, "empty subscription name")?;
+    let mut it = item(
+        keys::subscription(&sub.conversation_id, &sub.name),
+        keys::KIND_SUBSCRIPTION,
+        sub,
+    )?;
+    it.gsi1 = Some((
+        keys::DUE_BUCKET.to_owned(),
+        keys::due_sort_key(sub.next_due, &sub.conversation_id, &sub.name),
+    ));
+    Ok(it)
+}
+
+#[async_trait]
+impl<T: Table + ?Sized> Subscriptions for T {
+    async fn subscribe(&self, subscription: &Subscription, now: Timestamp) -> Result<(), StoreError> {
+        let new = subscription_item(subscription)?;
+        let key = (new.pk.clone(), new.sk.clone());
+        update(self, &key, now, |_| Ok((Some(new.clone()), ()))).await
+    }
+
+    async fn unsubscribe(&self, conversation: &ConversationId, name: &str, now: Timestamp) -> Result<bool, StoreError> {
+        not_empty(conversation.as_str(), "empty conversation id")?;
+        let (pk, sk) = keys::subscription(conversation, name);
+        let delete = Write::Delete {
+            pk,
+            sk,
+            cond: Cond::Present,
+        };
+        Ok(self.write(vec![delete], now).await? == WriteOutcome::Applied)
+    }
+
+    async fn subscription(
+        &self,
+        conversation: &ConversationId,
+        name: &str,
+        now: Timestamp,
+    ) -> Result<Option<Subscription>, StoreError> {
+        not_empty(conversation.as_str(), "empty conversation id")?;
+        let (pk, sk) = keys::subscription(conversation, name);
+        self.get(&pk, &sk, now).await?.map(decode).transpose()
+    }
+
+    async fn subscriptions_of(
+        &self,
+        conversation: &ConversationId,
+        now: Timestamp,
+    ) -> Result<Vec<Subscription>, StoreError> {
+        not_empty(conversation.as_str(), "empty conversation id")?;
+        let (pk, prefix) = keys::subscriptions_prefix(conversation);
+        let items = self.query_prefix(&pk, &prefix, now, 100).await?;
+        items.into_iter().map(decode).collect()
+    }
+
+    async fn due_subscriptions(&self, now: Timestamp, limit: usize) -> Result<Vec<Subscription>, StoreError> {
+        let items = self
+            .query_gsi1(keys::DUE_BUCKET, &keys::due_upper(now), now, limit)
+            .await?;
+        items.into_iter().map(decode).collect()
+    }
+
+    async fn claim_slot(
+        &self,
+        conversation: &ConversationId,
+        name: &str,
+        due: Timestamp,
+        next_due: Timestamp,
+        now: Timestamp,
+    ) -> Result<ClaimOutcome, StoreError> {
+        not_empty(conversation.as_str(), "empty conversation id")?;
+        let key = keys::subscription(conversation, name);
+        let slot_key = keys::slot(conversation, name, due);
+        for _ in 0..MAX_ATTEMPTS {
+            let Some(old) = self.get(&key.0, &key.1, now).await? else {
+                return Ok(ClaimOutcome::Lost);
+            };
+            let mut sub: Subscription = decode(old.clone())?;
+            if sub.next_due != due {
+                return Ok(ClaimOutcome::Lost);
+            }
+            sub.next_due = next_due;
+            let mut advanced = subscription_item(&sub)?;
+            advanced.data.insert("rev".into(), json!(rev(&old) + 1));
+            let slot = Item {
+                pk: slot_key.0.clone(),
+                sk: slot_key.1.clone(),
+                kind: keys::KIND_SLOT.into(),
+                gsi1: None,
+                expires_at: Some(due.max(now).plus_secs(KEEP_DONE_SECS).0),
+                data: to_map(&json!({"conversationId": conversation, "name": name, "due": due}))?,
+            };
+            let writes = vec![
+                Write::Put {
+                    item: slot,
+                    cond: Cond::Absent,
+                },
+                Write::Put {
+                    item: advanced,
+                    cond: unchanged(Some(&old)),
+                },
+            ];
+            match self.write(writes, now).await? {
+                WriteOutcome::Applied => return Ok(ClaimOutcome::Won),
+                WriteOutcome::ConditionFailed(failed) if failed.contains(&0) => return Ok(ClaimOutcome::Lost),
+                WriteOutcome::ConditionFailed(_) => {}
+            }
+        }
+        Err(StoreError::Conflict {
+            key: format!("{}|{}", key.0, key.1),
+        })
+    }
+
+    async fn set_poll_activity(
+        &self,
+        conversation: &ConversationId,
+        name: &str,
+        activity: &ActivityId,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        not_empty(conversation.as_str(), "empty conversation id")?;
+        update(self, &keys::subscription(conversation, name), now, |old| {
+            let Some(old) = old else { return Ok((None, false)) };
+            let mut sub: Subscription = decode(old.clone())?;
+            sub.poll_activity_id = Some(activity.clone());
+            Ok((Some(subscription_item(&sub)?), true))
+        })
+        .await
+    }
+}
+
+fn outbox_item_of(item_: &OutboxItem) -> Result<Item, StoreError> {
+    not_empty(&item_.id, "empty outbox id")?;
+    item(keys::outbox(&item_.id), keys::KIND_OUTBOX, item_)
+}
+
+#[async_trait]
+impl<T: Table + ?Sized> Outbox for T {
+    async fn enqueue(&self, item_: &OutboxItem, now: Timestamp) -> Result<ClaimOutcome, StoreError> {
+        claim(self, outbox_item_of(item_)?, now).await
+    }
+
+    async fn enqueue_all(&self, items: &[OutboxItem], now: Timestamp) -> Result<ClaimOutcome, StoreError> {
+        let writes = items
+            .iter()
+            .map(|i| {
+                Ok(Write::Put {
+                    item: outbox_item_of(i)?,
+                    cond: Cond::Absent,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(match self.write(writes, now).await? {
+            WriteOutcome::Applied => ClaimOutcome::Won,
+            WriteOutcome::ConditionFailed(_) => ClaimOutcome::Lost,
+        })
+    }
+
+    async fn outbox_item(&self, id: &str, now: Timestamp) -> Result<Option<OutboxItem>, StoreError> {
+        not_empty(id, "empty outbox id")?;
+        let (pk, sk) = keys::outbox(id);
+        self.get(&pk, &sk, now).await?.map(decode).transpose()
+    }
+
+    async fn mark_outbox_done(&self, id: &str, now: Timestamp) -> Result<bool, StoreError> {
+        not_empty(id, "empty outbox id")?;
+        update(self, &keys::outbox(id), now, |old| {
+            let Some(old) = old else { return Ok((None, false)) };
+            let mut it = old.clone();
+            it.data.insert("done".into(), json!(true));
+            it.expires_at = Some(now.plus_secs(KEEP_DONE_SECS).0);
+            Ok((Some(it), true))
+        })
+        .await
+    }
+}
