@@ -113,6 +113,18 @@ pub fn check_image(bytes: &[u8]) -> Result<ImageInfo, ImageError> {
     })
 }
 
+impl crate::attachment::Attachment {
+    /// A picture attachment sent inline (`data:` URL), after [`check_image`]; its `contentType` comes from the
+    /// bytes, not from `name`.
+    ///
+    /// # Errors
+    /// [`ImageError`] when the picture breaks one of Teams' rules.
+    pub fn checked_inline_image(bytes: &[u8], name: Option<String>) -> Result<(Self, ImageInfo), ImageError> {
+        let info = check_image(bytes)?;
+        Ok((Self::inline_image(bytes, info.format.mime_type(), name), info))
+    }
+}
+
 const PNG_SIGNATURE: &[u8] = &[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
 
 /// A bounds-checked reader: every read past the end is [`ImageError::Truncated`].
@@ -396,6 +408,24 @@ mod tests {
             check_image(&gif_bytes(1, 1, 0)),
             Err(ImageError::Malformed { .. })
         ));
+    }
+
+    #[test]
+    fn checked_inline_image_takes_type_from_bytes() {
+        let (attachment, info) =
+            crate::Attachment::checked_inline_image(&gif_bytes(2, 3, 1), Some("x.png".to_owned())).unwrap();
+        assert_eq!(attachment.content_type, "image/gif");
+        assert!(
+            attachment
+                .content_url
+                .unwrap()
+                .starts_with("data:image/gif;base64,R0lGODlh")
+        );
+        assert_eq!((info.width, info.height), (2, 3));
+        assert_eq!(
+            crate::Attachment::checked_inline_image(&gif_bytes(2, 3, 2), None).unwrap_err(),
+            ImageError::Animated
+        );
     }
 
     #[test]

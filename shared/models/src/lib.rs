@@ -25,7 +25,9 @@ pub use activity::{
     MessageReaction, NamedEvent, ParseError, Reaction, TextFormat,
 };
 pub use attachment::{Attachment, CardAction, CardImage, HeroCard};
-pub use channel_data::{ChannelInfo, NotificationInfo, TeamInfo, TeamsChannelData, TeamsEventType, TenantInfo};
+pub use channel_data::{
+    ChannelInfo, NotificationInfo, TeamInfo, TeamsChannelData, TeamsEventType, TeamsSettings, TenantInfo,
+};
 pub use entity::{ClientInfo, Entity, Mention};
 pub use ids::{ActivityId, ConversationId, TenantId};
 pub use image::{ImageError, ImageFormat, ImageInfo, MAX_IMAGE_BYTES, MAX_IMAGE_SIDE, check_image};

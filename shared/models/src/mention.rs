@@ -14,35 +14,62 @@ use serde_json::Map;
 /// The mentions are the `mention` entities among `entities` whose `mentioned.id` equals `account_id`; every
 /// occurrence of each one's `text` is removed (matching is exact). Other accounts' mention fragments are kept
 /// intact even when one of ours is a substring of theirs: the text is scanned once, and at each position the
-/// longest matching fragment wins. A fragment that names both our account and another is removed.
+/// longest matching fragment wins. When another account's entity has exactly the same text as ours (a user with
+/// the bot's display name), only as many occurrences as we have entities with that text are removed (the first
+/// ones), so theirs survives.
 #[must_use]
 pub fn strip_mentions_of(text: &str, entities: &[Entity], account_id: &str) -> String {
-    // (fragment, strip?) for every mention entity with a non-empty text; longest first.
-    let mut fragments: Vec<(&str, bool)> = Vec::new();
+    /// A mention fragment: how many of its entities are ours, whether another account's entity has it too, and
+    /// how many occurrences have been removed so far.
+    struct Fragment<'a> {
+        text: &'a str,
+        ours: usize,
+        shared: bool,
+        removed: usize,
+    }
+    let mut fragments: Vec<Fragment<'_>> = Vec::new();
     for mention in entities.iter().filter_map(Entity::as_mention) {
         let Some(fragment) = mention.text.as_deref().filter(|t| !t.is_empty()) else {
             continue;
         };
         let ours = mention.mentioned.id == account_id;
-        match fragments.iter_mut().find(|(f, _)| *f == fragment) {
-            Some(entry) => entry.1 |= ours,
-            None => fragments.push((fragment, ours)),
+        let index = match fragments.iter().position(|f| f.text == fragment) {
+            Some(index) => index,
+            None => {
+                fragments.push(Fragment {
+                    text: fragment,
+                    ours: 0,
+                    shared: false,
+                    removed: 0,
+                });
+                fragments.len() - 1
+            }
+        };
+        if let Some(entry) = fragments.get_mut(index) {
+            if ours {
+                entry.ours += 1;
+            } else {
+                entry.shared = true;
+            }
         }
     }
-    if !fragments.iter().any(|(_, ours)| *ours) {
+    if fragments.iter().all(|f| f.ours == 0) {
         return text.trim().to_owned();
     }
-    fragments.sort_by_key(|f| std::cmp::Reverse(f.0.len()));
+    fragments.sort_by_key(|f| std::cmp::Reverse(f.text.len()));
 
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(c) = rest.chars().next() {
-        match fragments.iter().find(|(f, _)| rest.starts_with(f)) {
-            Some((fragment, ours)) => {
-                if !ours {
-                    out.push_str(fragment);
+        match fragments.iter_mut().find(|f| rest.starts_with(f.text)) {
+            Some(fragment) => {
+                let strip = fragment.ours > 0 && (!fragment.shared || fragment.removed < fragment.ours);
+                if strip {
+                    fragment.removed += 1;
+                } else {
+                    out.push_str(fragment.text);
                 }
-                rest = &rest[fragment.len()..];
+                rest = &rest[fragment.text.len()..];
             }
             None => {
                 out.push(c);
@@ -160,6 +187,23 @@ mod tests {
             strip_mentions_of("Bot ask <at>Bot Smith</at>", &entities, "28:bot"),
             "ask <at>Bot Smith</at>"
         );
+    }
+
+    #[test]
+    fn same_text_as_another_account_removes_only_ours() {
+        let entities = [
+            mention("28:bot", "<at>Bot</at>"),
+            mention("29:namesake", "<at>Bot</at>"),
+            mention("28:bot", "<at>Bot</at>"),
+        ];
+        let text = "<at>Bot</at> <at>Bot</at> ask <at>Bot</at>";
+        assert_eq!(strip_mentions_of(text, &entities, "28:bot"), "ask <at>Bot</at>");
+        assert_eq!(
+            strip_mentions_of(text, &entities, "29:namesake"),
+            "<at>Bot</at> ask <at>Bot</at>"
+        );
+        // Not shared: every occurrence goes, even with fewer entities than occurrences.
+        assert_eq!(strip_mentions_of(text, &entities[..1], "28:bot"), "ask");
     }
 
     #[test]
