@@ -1,7 +1,6 @@
 //! The demo card and picture.
 
-use crate::image_check::{ImageError, check_image};
-use models::{Activity, ActivityKind, Attachment, CardAction, HeroCard};
+use models::{Activity, ActivityKind, Attachment, CardAction, HeroCard, ImageError, check_image};
 use serde_json::json;
 
 /// The picture the `picture` command sends: a 32x32 PNG shipped in the binary.
@@ -58,7 +57,7 @@ pub(crate) fn with_attachment(text: Option<&str>, attachment: Attachment) -> Act
 /// The `picture` message: [`PICTURE`] inline as a `data:` URL, after checking it against Teams' limits.
 pub(crate) fn picture_message() -> Result<Activity, ImageError> {
     let info = check_image(PICTURE)?;
-    let attachment = Attachment::inline_image(PICTURE, info.format.mime(), Some("picture.png".to_owned()));
+    let attachment = Attachment::inline_image(PICTURE, info.format.mime_type(), Some("picture.png".to_owned()));
     Ok(with_attachment(Some("Here is a picture."), attachment))
 }
 
@@ -72,14 +71,22 @@ mod tests {
         let m = picture_message().unwrap();
         let a = &m.as_message().unwrap().attachments.as_ref().unwrap()[0];
         assert_eq!(a.content_type, "image/png");
-        assert!(a.content_url.as_deref().unwrap().starts_with("data:image/png;base64,iVBORw0KGgo"));
+        assert!(
+            a.content_url
+                .as_deref()
+                .unwrap()
+                .starts_with("data:image/png;base64,iVBORw0KGgo")
+        );
         assert_eq!(m.text(), Some("Here is a picture."));
     }
 
     #[test]
     fn cards_have_their_content_types() {
         assert_eq!(hero_card().content_type, HERO_CARD);
-        assert_eq!(hero_card().as_hero_card().unwrap().buttons[0].value, Some(json!("help")));
+        assert_eq!(
+            hero_card().as_hero_card().unwrap().buttons[0].value,
+            Some(json!("help"))
+        );
         let adaptive = adaptive_card();
         assert_eq!(adaptive.content_type, ADAPTIVE_CARD);
         assert_eq!(adaptive.content.unwrap()["type"], "AdaptiveCard");

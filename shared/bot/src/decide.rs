@@ -1,15 +1,13 @@
 //! What the bot does with a user's activity.
 
+use crate::BotIdentity;
 use crate::cards::{adaptive_card, hero_card, picture_message};
-use crate::poll::{
-    ADAPTIVE_CARD_ACTION, DEFAULT_INTERVAL_MINUTES, MAX_INTERVAL_MINUTES, PollDefinition, PollVote,
-};
-use crate::reply::{mention_back, reply_text, reply_to};
+use crate::poll::{ADAPTIVE_CARD_ACTION, DEFAULT_INTERVAL_MINUTES, MAX_INTERVAL_MINUTES, PollDefinition, PollVote};
+use crate::reply::mention_back;
 use crate::roster::roster_text;
 use crate::text::{command_of, echo_text, is_bot_mentioned, strip_bot_mentions};
-use crate::BotIdentity;
 use models::connector::{ConversationParameters, PagedMembersResult};
-use models::{Activity, ActivityKind, ActivityId, ChannelAccount, ConversationId, ConversationType, TenantId};
+use models::{Activity, ActivityId, ActivityKind, ChannelAccount, ConversationId, ConversationType, TenantId};
 
 /// Page size the `members` command asks the roster for.
 pub const MEMBERS_PAGE_SIZE: u32 = 100;
@@ -31,9 +29,13 @@ pub const HELP_TEXT: &str = "Here is what I can do:\n\
 Anything else I echo back with its character count. In channels and group chats, @mention me.";
 
 /// What to do about an inbound activity. Messages inside are complete: replies are addressed to the inbound
-/// activity (see [`reply_to`]); messages for another conversation carry only their content.
+/// activity (see [`Activity::reply_with`]); messages for another conversation carry only their content.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one short-lived value per request; boxing buys nothing"
+)]
 pub enum Decision {
     /// Post these messages, in order, as replies in the inbound conversation.
     Reply(Vec<Activity>),
@@ -247,20 +249,20 @@ pub fn decide(activity: &Activity, bot: &BotIdentity) -> Decision {
 }
 
 fn command(activity: &Activity, from: &ChannelAccount, bot: &BotIdentity, text: &str) -> Decision {
-    let reply = |t: &str| reply_text(activity, t);
+    let reply = |t: &str| activity.reply(t);
     let cmd = command_of(text);
     match cmd.as_str() {
         "" | "help" => Decision::Reply(vec![reply(HELP_TEXT)]),
         "whoami" => Decision::Reply(vec![reply(&whoami(activity, from))]),
         "card" => Decision::Reply(vec![
-            reply_to(activity, crate::cards::with_attachment(None, hero_card())),
-            reply_to(activity, crate::cards::with_attachment(None, adaptive_card())),
+            activity.reply_with(crate::cards::with_attachment(None, hero_card())),
+            activity.reply_with(crate::cards::with_attachment(None, adaptive_card())),
         ]),
         "picture" => Decision::Reply(vec![match picture_message() {
-            Ok(picture) => reply_to(activity, picture),
+            Ok(picture) => activity.reply_with(picture),
             Err(e) => reply(&format!("Sorry, I cannot send my picture: {e}.")),
         }]),
-        "mention me" => Decision::Reply(vec![reply_to(activity, mention_back(from, "Hello ", "!"))]),
+        "mention me" => Decision::Reply(vec![activity.reply_with(mention_back(from, "Hello ", "!"))]),
         "dm me" => dm_me(activity, from, bot),
         "new thread" => new_thread(activity, from),
         "members" => Decision::Members(MembersPlan {
@@ -296,13 +298,15 @@ fn subscribe(activity: &Activity, minutes: &str) -> Decision {
     let interval = if minutes.is_empty() {
         Some(DEFAULT_INTERVAL_MINUTES)
     } else {
-        minutes.parse::<u32>().ok().filter(|m| (1..=MAX_INTERVAL_MINUTES).contains(m))
+        minutes
+            .parse::<u32>()
+            .ok()
+            .filter(|m| (1..=MAX_INTERVAL_MINUTES).contains(m))
     };
     let Some(interval_minutes) = interval else {
-        return Decision::Reply(vec![reply_text(
-            activity,
-            format!("Usage: subscribe [minutes], with minutes from 1 to {MAX_INTERVAL_MINUTES}."),
-        )]);
+        return Decision::Reply(vec![activity.reply(format!(
+            "Usage: subscribe [minutes], with minutes from 1 to {MAX_INTERVAL_MINUTES}."
+        ))]);
     };
     let every = match interval_minutes {
         DEFAULT_INTERVAL_MINUTES => "every day".to_owned(),
@@ -313,23 +317,21 @@ fn subscribe(activity: &Activity, minutes: &str) -> Decision {
         conversation: poll_conversation(activity),
         poll: PollDefinition::default(),
         interval_minutes,
-        confirmation: reply_text(
-            activity,
-            format!("Subscribed: I will post a check-in poll here {every}, starting now. Send unsubscribe to stop."),
-        ),
-        on_failure: reply_text(activity, "Sorry, I could not subscribe this conversation. Please try again."),
+        confirmation: activity.reply(format!(
+            "Subscribed: I will post a check-in poll here {every}, starting now. Send unsubscribe to stop."
+        )),
+        on_failure: activity.reply("Sorry, I could not subscribe this conversation. Please try again."),
     })
 }
 
 fn dm_me(activity: &Activity, from: &ChannelAccount, bot: &BotIdentity) -> Decision {
     if !is_group(activity) {
-        return Decision::Reply(vec![reply_text(activity, "We are already in our 1:1 chat.")]);
+        return Decision::Reply(vec![activity.reply("We are already in our 1:1 chat.")]);
     }
     let Some(tenant) = activity.tenant_id().cloned() else {
-        return Decision::Reply(vec![reply_text(
-            activity,
-            "Sorry, I cannot tell which tenant you are in, so I cannot open a 1:1 chat.",
-        )]);
+        return Decision::Reply(vec![
+            activity.reply("Sorry, I cannot tell which tenant you are in, so I cannot open a 1:1 chat."),
+        ]);
     };
     let bot_account = activity.recipient.clone().unwrap_or_else(|| bot.account());
     Decision::DmMe(DmMePlan {
@@ -337,9 +339,8 @@ fn dm_me(activity: &Activity, from: &ChannelAccount, bot: &BotIdentity) -> Decis
         tenant: tenant.clone(),
         create: ConversationParameters::personal(bot_account, from.clone(), tenant),
         message: Activity::message("Hi! You asked me to continue here, in our 1:1 chat."),
-        report_back: reply_to(activity, mention_back(from, "", ", I sent you a message in our 1:1 chat.")),
-        on_failure: reply_text(
-            activity,
+        report_back: activity.reply_with(mention_back(from, "", ", I sent you a message in our 1:1 chat.")),
+        on_failure: activity.reply(
             "Sorry, I could not message you in a 1:1 chat. If you have not yet, add me as a personal app, then try again.",
         ),
     })
@@ -347,7 +348,9 @@ fn dm_me(activity: &Activity, from: &ChannelAccount, bot: &BotIdentity) -> Decis
 
 fn new_thread(activity: &Activity, from: &ChannelAccount) -> Decision {
     let Some(channel_id) = channel_id(activity) else {
-        return Decision::Reply(vec![reply_text(activity, "I can start a new thread only in a team's channel.")]);
+        return Decision::Reply(vec![
+            activity.reply("I can start a new thread only in a team's channel."),
+        ]);
     };
     let tenant = activity.tenant_id().cloned();
     let first = mention_back(from, "", " asked me to start this new thread.");
@@ -356,8 +359,8 @@ fn new_thread(activity: &Activity, from: &ChannelAccount) -> Decision {
         channel_id,
         team_id: team_id(activity),
         tenant,
-        report_back: reply_text(activity, "I started a new thread in this channel."),
-        on_failure: reply_text(activity, "Sorry, I could not start a new thread."),
+        report_back: activity.reply("I started a new thread in this channel."),
+        on_failure: activity.reply("Sorry, I could not start a new thread."),
     })
 }
 
@@ -393,7 +396,11 @@ pub(crate) fn is_group(activity: &Activity) -> bool {
 /// The team id of a channel context: `channelData.team.id`, else the deprecated `teamsTeamId`.
 pub(crate) fn team_id(activity: &Activity) -> Option<String> {
     let data = activity.channel_data.as_ref()?;
-    data.team.as_ref().map(|t| t.id.clone()).or_else(|| data.teams_team_id.clone()).filter(|t| !t.is_empty())
+    data.team
+        .as_ref()
+        .map(|t| t.id.clone())
+        .or_else(|| data.teams_team_id.clone())
+        .filter(|t| !t.is_empty())
 }
 
 /// The conversation id without a channel reply chain's `;messageid=...` suffix.
@@ -414,7 +421,12 @@ fn poll_conversation(activity: &Activity) -> ConversationId {
 fn channel_id(activity: &Activity) -> Option<String> {
     let conversation = activity.conversation.as_ref()?;
     let data = activity.channel_data.as_ref();
-    let from_data = data.and_then(|d| d.channel.as_ref().map(|c| c.id.clone()).or_else(|| d.teams_channel_id.clone()));
+    let from_data = data.and_then(|d| {
+        d.channel
+            .as_ref()
+            .map(|c| c.id.clone())
+            .or_else(|| d.teams_channel_id.clone())
+    });
     match (from_data.filter(|c| !c.is_empty()), &conversation.conversation_type) {
         (Some(id), _) => Some(id),
         (None, Some(ConversationType::Channel)) => Some(base_conversation_id(conversation.id.as_str()).to_owned()),

@@ -60,13 +60,22 @@ fn personal_message_is_echoed_with_its_unicode_character_count_as_a_reply() {
     assert_eq!(r[0].recipient.as_ref().unwrap().id, "29:1alice");
     assert_eq!(r[0].from.as_ref().unwrap().id, BOT_ID);
     assert_eq!(r[0].conversation, inbound.conversation);
-    assert_eq!(r[0].service_url.as_deref(), Some("https://smba.trafficmanager.net/amer/"));
+    assert_eq!(
+        r[0].service_url.as_deref(),
+        Some("https://smba.trafficmanager.net/amer/")
+    );
 }
 
 #[test]
 fn non_bmp_and_combined_characters_count_as_scalar_values() {
-    assert_eq!(only_text(decide(&personal("𝄞👍🏽"), &bot())), "You sent 𝄞👍🏽 which was 3 characters");
-    assert_eq!(only_text(decide(&personal("  é  "), &bot())), "You sent é which was 1 characters");
+    assert_eq!(
+        only_text(decide(&personal("𝄞👍🏽"), &bot())),
+        "You sent 𝄞👍🏽 which was 3 characters"
+    );
+    assert_eq!(
+        only_text(decide(&personal("  é  "), &bot())),
+        "You sent é which was 1 characters"
+    );
 }
 
 #[test]
@@ -96,11 +105,17 @@ fn channel_and_group_chat_messages_without_the_bot_mentioned_are_ignored() {
     let mut v = fixture_json("message_channel_mention");
     v["text"] = json!("<at>Bob</at> hello");
     v["entities"] = json!([{"type": "mention", "mentioned": {"id": "29:1bob", "name": "Bob"}, "text": "<at>Bob</at>"}]);
-    assert_eq!(decide(&Activity::from_value(v).unwrap(), &bot()), Decision::Ignore(Ignored::NotMentioned));
+    assert_eq!(
+        decide(&Activity::from_value(v).unwrap(), &bot()),
+        Decision::Ignore(Ignored::NotMentioned)
+    );
     // `isGroup` without a conversation type counts as a group too.
     let mut v = fixture_json("message_personal");
     v["conversation"] = json!({"id": "19:x@thread.v2", "isGroup": true});
-    assert_eq!(decide(&Activity::from_value(v).unwrap(), &bot()), Decision::Ignore(Ignored::NotMentioned));
+    assert_eq!(
+        decide(&Activity::from_value(v).unwrap(), &bot()),
+        Decision::Ignore(Ignored::NotMentioned)
+    );
 }
 
 #[test]
@@ -120,8 +135,18 @@ fn help_lists_every_command_whatever_the_case_and_spacing() {
     let text = only_text(decide(&personal("  HeLp  "), &bot()));
     assert_eq!(text, HELP_TEXT);
     for cmd in [
-        "help", "whoami", "card", "picture", "mention me", "dm me", "new thread", "members", "update", "delete",
-        "subscribe", "unsubscribe",
+        "help",
+        "whoami",
+        "card",
+        "picture",
+        "mention me",
+        "dm me",
+        "new thread",
+        "members",
+        "update",
+        "delete",
+        "subscribe",
+        "unsubscribe",
     ] {
         assert!(text.contains(&format!("- {cmd}")), "help misses {cmd}");
     }
@@ -137,8 +162,14 @@ fn a_bare_mention_gets_help() {
 
 #[test]
 fn unknown_commands_fall_back_to_echo() {
-    assert_eq!(only_text(decide(&personal("help me"), &bot())), "You sent help me which was 7 characters");
-    assert_eq!(only_text(decide(&personal("subscribers"), &bot())), "You sent subscribers which was 11 characters");
+    assert_eq!(
+        only_text(decide(&personal("help me"), &bot())),
+        "You sent help me which was 7 characters"
+    );
+    assert_eq!(
+        only_text(decide(&personal("subscribers"), &bot())),
+        "You sent subscribers which was 11 characters"
+    );
 }
 
 #[test]
@@ -157,7 +188,10 @@ fn whoami_shows_ids_tenant_conversation_and_scope() {
     v["conversation"] = json!({"id": "a:1"});
     v.as_object_mut().unwrap().remove("channelData");
     let text = only_text(decide(&Activity::from_value(v).unwrap(), &bot()));
-    assert!(text.contains("Name: (none)\nAAD object id: (none)\nTenant: (none)"), "{text}");
+    assert!(
+        text.contains("Name: (none)\nAAD object id: (none)\nTenant: (none)"),
+        "{text}"
+    );
     assert!(text.ends_with("Scope: (unknown)"), "{text}");
 }
 
@@ -166,10 +200,23 @@ fn card_sends_a_hero_card_and_an_adaptive_card() {
     let r = replies(decide(&personal("Card"), &bot()));
     let types: Vec<_> = r
         .iter()
-        .map(|a| a.as_message().unwrap().attachments.as_ref().unwrap()[0].content_type.clone())
+        .map(|a| {
+            a.as_message().unwrap().attachments.as_ref().unwrap()[0]
+                .content_type
+                .clone()
+        })
         .collect();
-    assert_eq!(types, ["application/vnd.microsoft.card.hero", "application/vnd.microsoft.card.adaptive"]);
-    assert!(r.iter().all(|a| a.reply_to_id.as_ref().is_some_and(|id| id == "1485983408511")));
+    assert_eq!(
+        types,
+        [
+            "application/vnd.microsoft.card.hero",
+            "application/vnd.microsoft.card.adaptive"
+        ]
+    );
+    assert!(
+        r.iter()
+            .all(|a| a.reply_to_id.as_ref().is_some_and(|id| id == "1485983408511"))
+    );
 }
 
 #[test]
@@ -177,7 +224,13 @@ fn picture_sends_the_checked_png_inline() {
     let r = replies(decide(&channel("picture"), &bot()));
     let attachment = &r[0].as_message().unwrap().attachments.as_ref().unwrap()[0];
     assert_eq!(attachment.content_type, "image/png");
-    assert!(attachment.content_url.as_deref().unwrap().starts_with("data:image/png;base64,"));
+    assert!(
+        attachment
+            .content_url
+            .as_deref()
+            .unwrap()
+            .starts_with("data:image/png;base64,")
+    );
 }
 
 #[test]
@@ -191,7 +244,9 @@ fn mention_me_mentions_the_sender_back() {
 
 #[test]
 fn dm_me_in_a_channel_plans_a_1to1_chat_and_a_report_back() {
-    let Decision::DmMe(plan) = decide(&channel("dm me"), &bot()) else { panic!("expected DmMe") };
+    let Decision::DmMe(plan) = decide(&channel("dm me"), &bot()) else {
+        panic!("expected DmMe")
+    };
     assert_eq!(plan.user.id, "29:1alice");
     assert_eq!(plan.tenant, TENANT);
     let create = serde_json::to_value(&plan.create).unwrap();
@@ -200,14 +255,20 @@ fn dm_me_in_a_channel_plans_a_1to1_chat_and_a_report_back() {
     assert_eq!(create["channelData"]["tenant"]["id"], TENANT);
     assert!(plan.message.conversation.is_none());
     assert!(plan.message.text().unwrap().contains("1:1"));
-    assert_eq!(plan.report_back.text(), Some("<at>Alice Example</at>, I sent you a message in our 1:1 chat."));
+    assert_eq!(
+        plan.report_back.text(),
+        Some("<at>Alice Example</at>, I sent you a message in our 1:1 chat.")
+    );
     assert_eq!(plan.report_back.reply_to_id.as_ref().unwrap(), "1485983408511");
     assert!(plan.on_failure.text().unwrap().starts_with("Sorry"));
 }
 
 #[test]
 fn dm_me_in_a_personal_chat_or_without_a_tenant_just_replies() {
-    assert_eq!(only_text(decide(&personal("dm me"), &bot())), "We are already in our 1:1 chat.");
+    assert_eq!(
+        only_text(decide(&personal("dm me"), &bot())),
+        "We are already in our 1:1 chat."
+    );
     let mut v = fixture_json("message_groupchat_mention");
     v["text"] = json!("<at>Echo Bot</at> dm me");
     v.as_object_mut().unwrap().remove("channelData");
@@ -219,18 +280,26 @@ fn dm_me_in_a_personal_chat_or_without_a_tenant_just_replies() {
 fn dm_me_in_a_group_chat_is_planned_too() {
     let mut v = fixture_json("message_groupchat_mention");
     v["text"] = json!("<at>Echo Bot</at> DM me");
-    assert!(matches!(decide(&Activity::from_value(v).unwrap(), &bot()), Decision::DmMe(_)));
+    assert!(matches!(
+        decide(&Activity::from_value(v).unwrap(), &bot()),
+        Decision::DmMe(_)
+    ));
 }
 
 #[test]
 fn new_thread_in_a_channel_plans_a_create_with_the_channel_id() {
-    let Decision::NewThread(plan) = decide(&channel("new thread"), &bot()) else { panic!("expected NewThread") };
+    let Decision::NewThread(plan) = decide(&channel("new thread"), &bot()) else {
+        panic!("expected NewThread")
+    };
     assert_eq!(plan.channel_id, CHANNEL);
     assert_eq!(plan.team_id.as_deref(), Some(TEAM));
     let create = serde_json::to_value(&plan.create).unwrap();
     assert_eq!(create["isGroup"], true);
     assert_eq!(create["channelData"]["channel"]["id"], CHANNEL);
-    assert_eq!(create["activity"]["text"], "<at>Alice Example</at> asked me to start this new thread.");
+    assert_eq!(
+        create["activity"]["text"],
+        "<at>Alice Example</at> asked me to start this new thread."
+    );
     assert_eq!(create["activity"]["entities"][0]["mentioned"]["id"], "29:1alice");
     assert_eq!(plan.report_back.text(), Some("I started a new thread in this channel."));
 }
@@ -240,7 +309,9 @@ fn new_thread_falls_back_to_the_channel_conversation_id() {
     let mut v = fixture_json("message_channel_mention");
     v["text"] = json!("<at>Echo Bot</at> new thread");
     v["channelData"] = json!({"tenant": {"id": TENANT}});
-    let Decision::NewThread(plan) = decide(&Activity::from_value(v).unwrap(), &bot()) else { panic!() };
+    let Decision::NewThread(plan) = decide(&Activity::from_value(v).unwrap(), &bot()) else {
+        panic!()
+    };
     assert_eq!(plan.channel_id, CHANNEL);
     assert_eq!(plan.team_id, None);
 }
@@ -252,58 +323,87 @@ fn new_thread_outside_a_channel_just_replies() {
 
 #[test]
 fn members_reads_the_team_roster_in_a_channel_and_the_chat_roster_elsewhere() {
-    let Decision::Members(plan) = decide(&channel("members"), &bot()) else { panic!("expected Members") };
+    let Decision::Members(plan) = decide(&channel("members"), &bot()) else {
+        panic!("expected Members")
+    };
     assert_eq!(plan.roster_of, TEAM);
     assert_eq!(plan.page_size, MEMBERS_PAGE_SIZE);
     let page = PagedMembersResult {
-        members: vec![TeamsChannelAccount { id: "29:1alice".into(), name: Some("Alice".into()), ..Default::default() }],
+        members: vec![TeamsChannelAccount {
+            id: "29:1alice".into(),
+            name: Some("Alice".into()),
+            ..Default::default()
+        }],
         ..Default::default()
     };
     let reply = plan.finish(&[page]);
     assert_eq!(reply.text(), Some("I found 1 member (1 page read): Alice."));
     assert_eq!(reply.reply_to_id.as_ref().unwrap(), "1485983408511");
-    let Decision::Members(plan) = decide(&personal("members"), &bot()) else { panic!("expected Members") };
+    let Decision::Members(plan) = decide(&personal("members"), &bot()) else {
+        panic!("expected Members")
+    };
     assert_eq!(plan.roster_of, "a:1personal-chat-id");
 }
 
 #[test]
 fn update_and_delete_demos_describe_their_messages() {
-    let Decision::UpdateDemo(plan) = decide(&personal("update"), &bot()) else { panic!("expected UpdateDemo") };
+    let Decision::UpdateDemo(plan) = decide(&personal("update"), &bot()) else {
+        panic!("expected UpdateDemo")
+    };
     assert_eq!(plan.first.text(), Some("This message will be edited in a moment."));
     assert_eq!(plan.replacement.text(), Some("This message was edited."));
     assert_eq!(plan.replacement.conversation, plan.first.conversation);
-    let Decision::DeleteDemo(plan) = decide(&channel("Delete"), &bot()) else { panic!("expected DeleteDemo") };
+    let Decision::DeleteDemo(plan) = decide(&channel("Delete"), &bot()) else {
+        panic!("expected DeleteDemo")
+    };
     assert_eq!(plan.first.text(), Some("This message will be deleted in a moment."));
     assert_eq!(plan.after.text(), Some("I deleted my previous message."));
 }
 
 #[test]
 fn subscribe_takes_an_optional_interval_in_minutes() {
-    let Decision::Subscribe(plan) = decide(&channel("subscribe"), &bot()) else { panic!("expected Subscribe") };
+    let Decision::Subscribe(plan) = decide(&channel("subscribe"), &bot()) else {
+        panic!("expected Subscribe")
+    };
     assert_eq!(plan.interval_minutes, DEFAULT_INTERVAL_MINUTES);
-    assert_eq!(plan.conversation, CHANNEL, "a channel subscribes without the ;messageid= suffix");
+    assert_eq!(
+        plan.conversation, CHANNEL,
+        "a channel subscribes without the ;messageid= suffix"
+    );
     assert_eq!(plan.poll.choices.len(), 3);
     assert!(plan.confirmation.text().unwrap().contains("every day"));
-    let Decision::Subscribe(plan) = decide(&personal("Subscribe 30"), &bot()) else { panic!("expected Subscribe") };
+    let Decision::Subscribe(plan) = decide(&personal("Subscribe 30"), &bot()) else {
+        panic!("expected Subscribe")
+    };
     assert_eq!(plan.interval_minutes, 30);
     assert_eq!(plan.conversation, "a:1personal-chat-id");
     assert!(plan.confirmation.text().unwrap().contains("every 30 minutes"));
     for bad in ["subscribe 0", "subscribe 10081", "subscribe soon", "subscribe -5"] {
-        assert!(only_text(decide(&personal(bad), &bot())).starts_with("Usage: subscribe"), "{bad}");
+        assert!(
+            only_text(decide(&personal(bad), &bot())).starts_with("Usage: subscribe"),
+            "{bad}"
+        );
     }
 }
 
 #[test]
 fn unsubscribe_names_the_conversation_and_both_outcomes() {
-    let Decision::Unsubscribe(plan) = decide(&channel("unsubscribe"), &bot()) else { panic!("expected Unsubscribe") };
+    let Decision::Unsubscribe(plan) = decide(&channel("unsubscribe"), &bot()) else {
+        panic!("expected Unsubscribe")
+    };
     assert_eq!(plan.conversation, CHANNEL);
     assert_eq!(plan.done.text(), Some("Unsubscribed: no more check-in polls here."));
-    assert_eq!(plan.not_subscribed.text(), Some("There was no check-in poll subscription here."));
+    assert_eq!(
+        plan.not_subscribed.text(),
+        Some("There was no check-in poll subscription here.")
+    );
 }
 
 #[test]
 fn a_card_submit_vote_is_a_poll_answer_even_without_a_mention() {
-    let Decision::PollAnswer(answer) = decide(&fixture("card_submit_vote"), &bot()) else { panic!("expected PollAnswer") };
+    let Decision::PollAnswer(answer) = decide(&fixture("card_submit_vote"), &bot()) else {
+        panic!("expected PollAnswer")
+    };
     assert_eq!(
         answer.vote,
         PollVote {
@@ -330,13 +430,22 @@ fn an_adaptive_card_action_invoke_vote_is_a_poll_answer() {
 fn other_submits_and_invokes_are_ignored() {
     let mut v = fixture_json("card_submit_vote");
     v["value"] = json!({"somethingElse": true});
-    assert_eq!(decide(&Activity::from_value(v).unwrap(), &bot()), Decision::Ignore(Ignored::UnknownSubmit));
+    assert_eq!(
+        decide(&Activity::from_value(v).unwrap(), &bot()),
+        Decision::Ignore(Ignored::UnknownSubmit)
+    );
     let mut v = fixture_json("invoke_adaptive_card_action");
     v["name"] = json!("task/fetch");
-    assert_eq!(decide(&Activity::from_value(v).unwrap(), &bot()), Decision::Ignore(Ignored::UnknownInvoke));
+    assert_eq!(
+        decide(&Activity::from_value(v).unwrap(), &bot()),
+        Decision::Ignore(Ignored::UnknownInvoke)
+    );
     let mut v = fixture_json("invoke_adaptive_card_action");
     v["value"] = json!({"action": {"verb": "other"}});
-    assert_eq!(decide(&Activity::from_value(v).unwrap(), &bot()), Decision::Ignore(Ignored::UnknownInvoke));
+    assert_eq!(
+        decide(&Activity::from_value(v).unwrap(), &bot()),
+        Decision::Ignore(Ignored::UnknownInvoke)
+    );
 }
 
 #[test]
@@ -349,14 +458,31 @@ fn a_message_with_text_and_an_unknown_value_is_still_a_command() {
 
 #[test]
 fn non_messages_own_messages_and_senderless_activities_are_ignored() {
-    for name in ["conversation_update_team_install", "installation_update_personal_add", "message_reaction"] {
-        assert_eq!(decide(&fixture(name), &bot()), Decision::Ignore(Ignored::NotAMessage), "{name}");
+    for name in [
+        "conversation_update_team_install",
+        "installation_update_personal_add",
+        "message_reaction",
+    ] {
+        assert_eq!(
+            decide(&fixture(name), &bot()),
+            Decision::Ignore(Ignored::NotAMessage),
+            "{name}"
+        );
     }
     let mut v = fixture_json("message_personal");
     v["from"] = json!({"id": BOT_ID, "name": "Echo Bot"});
-    assert_eq!(decide(&Activity::from_value(v).unwrap(), &bot()), Decision::Ignore(Ignored::FromBot));
+    assert_eq!(
+        decide(&Activity::from_value(v).unwrap(), &bot()),
+        Decision::Ignore(Ignored::FromBot)
+    );
     let mut v = fixture_json("message_personal");
     v.as_object_mut().unwrap().remove("from");
-    assert_eq!(decide(&Activity::from_value(v).unwrap(), &bot()), Decision::Ignore(Ignored::NoSender));
-    assert_eq!(Ignored::NotMentioned.reason(), "channel or group chat message without a mention of the bot");
+    assert_eq!(
+        decide(&Activity::from_value(v).unwrap(), &bot()),
+        Decision::Ignore(Ignored::NoSender)
+    );
+    assert_eq!(
+        Ignored::NotMentioned.reason(),
+        "channel or group chat message without a mention of the bot"
+    );
 }

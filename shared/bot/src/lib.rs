@@ -15,7 +15,6 @@
 
 mod cards;
 mod decide;
-pub mod image_check;
 pub mod poll;
 mod reply;
 mod roster;
@@ -23,12 +22,12 @@ mod text;
 pub mod welcome;
 
 pub use decide::{
-    DeleteDemoPlan, Decision, DmMePlan, Ignored, MembersPlan, NewThreadPlan, PollAnswer, SubscribePlan,
-    UnsubscribePlan, UpdateDemoPlan, decide, HELP_TEXT, MEMBERS_PAGE_SIZE,
+    Decision, DeleteDemoPlan, DmMePlan, HELP_TEXT, Ignored, MEMBERS_PAGE_SIZE, MembersPlan, NewThreadPlan, PollAnswer,
+    SubscribePlan, UnsubscribePlan, UpdateDemoPlan, decide,
 };
-pub use reply::{mention_back, reply_text, reply_to};
+pub use reply::mention_back;
 pub use roster::roster_text;
-pub use text::{char_count, command_of, echo_text, html_escape, is_bot_mentioned, strip_bot_mentions};
+pub use text::{command_of, echo_text, is_bot_mentioned, strip_bot_mentions};
 pub use welcome::{WelcomeTrigger, welcome_triggers};
 
 use models::ChannelAccount;
@@ -65,13 +64,17 @@ impl BotIdentity {
     }
 
     /// Whether `id` names this bot: the configured id or the inbound activity's `recipient.id` (in anonymous
-    /// local mode the recipient is the only id we know). The `28:` prefix is optional on either side.
+    /// local mode the recipient is the only id we know). Ids are compared exactly; an empty id names nobody.
     #[must_use]
     pub fn is_me(&self, id: &str, recipient: Option<&ChannelAccount>) -> bool {
-        let same = |a: &str, b: &str| {
-            !a.is_empty() && !b.is_empty() && (a == b || a.strip_prefix("28:").unwrap_or(a) == b.strip_prefix("28:").unwrap_or(b))
-        };
-        same(id, &self.id) || recipient.is_some_and(|r| same(id, &r.id))
+        !id.is_empty() && (id == self.id || recipient.is_some_and(|r| r.id == id))
+    }
+
+    /// The ids this bot answers to for an activity: its `recipient.id`, then the configured id if different.
+    pub(crate) fn ids_for<'a>(&'a self, recipient: Option<&'a ChannelAccount>) -> impl Iterator<Item = &'a str> {
+        let recipient = recipient.map(|r| r.id.as_str()).filter(|r| !r.is_empty());
+        let configured = Some(self.id.as_str()).filter(|c| !c.is_empty() && Some(*c) != recipient);
+        recipient.into_iter().chain(configured)
     }
 }
 
@@ -87,15 +90,21 @@ mod tests {
     }
 
     #[test]
-    fn is_me_matches_configured_id_or_recipient_with_or_without_prefix() {
+    fn is_me_matches_the_configured_id_or_the_recipient_exactly() {
         let bot = BotIdentity::from_app_id("abc", "Bot");
         assert!(bot.is_me("28:abc", None));
-        assert!(bot.is_me("abc", None));
+        assert!(!bot.is_me("abc", None));
         assert!(!bot.is_me("29:abc-user", None));
         assert!(!bot.is_me("", None));
         let recipient = ChannelAccount::new("28:other", None);
         assert!(bot.is_me("28:other", Some(&recipient)));
         let anonymous = BotIdentity::new("", "Bot");
         assert!(!anonymous.is_me("", Some(&ChannelAccount::new("", None))));
+        let ids: Vec<_> = bot.ids_for(Some(&recipient)).collect();
+        assert_eq!(ids, ["28:other", "28:abc"]);
+        let same = ChannelAccount::new("28:abc", None);
+        let ids: Vec<_> = bot.ids_for(Some(&same)).collect();
+        assert_eq!(ids, ["28:abc"]);
+        assert_eq!(anonymous.ids_for(None).count(), 0);
     }
 }

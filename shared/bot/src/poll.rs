@@ -120,7 +120,11 @@ impl PollVote {
     #[must_use]
     pub fn from_invoke(value: &Value, voter: &ChannelAccount) -> Option<Self> {
         let action = value.get("action")?;
-        if action.get("verb").and_then(Value::as_str).is_some_and(|v| v != VOTE_ACTION) {
+        if action
+            .get("verb")
+            .and_then(Value::as_str)
+            .is_some_and(|v| v != VOTE_ACTION)
+        {
             return None;
         }
         Self::from_submit(action.get("data")?, voter)
@@ -216,11 +220,19 @@ pub fn vote_invoke_response() -> Value {
 }
 
 fn votes_word(n: usize) -> String {
-    if n == 1 { "1 vote".to_owned() } else { format!("{n} votes") }
+    if n == 1 {
+        "1 vote".to_owned()
+    } else {
+        format!("{n} votes")
+    }
 }
 
 fn answers_word(n: usize) -> String {
-    if n == 1 { "1 answer".to_owned() } else { format!("{n} answers") }
+    if n == 1 {
+        "1 answer".to_owned()
+    } else {
+        format!("{n} answers")
+    }
 }
 
 #[cfg(test)]
@@ -242,21 +254,35 @@ mod tests {
         assert_eq!(actions.len(), 3);
         assert_eq!(actions[1]["type"], "Action.Submit");
         assert_eq!(actions[1]["title"], "OK");
-        assert_eq!(actions[1]["data"], json!({"action": "pollVote", "pollId": "poll-1", "slot": "1700000000", "choice": 1}));
+        assert_eq!(
+            actions[1]["data"],
+            json!({"action": "pollVote", "pollId": "poll-1", "slot": "1700000000", "choice": 1})
+        );
         let vote = PollVote::from_submit(&actions[1]["data"], &voter("29:a")).unwrap();
-        assert_eq!((vote.poll_id.as_str(), vote.slot.as_str(), vote.choice), ("poll-1", "1700000000", 1));
+        assert_eq!(
+            (vote.poll_id.as_str(), vote.slot.as_str(), vote.choice),
+            ("poll-1", "1700000000", 1)
+        );
     }
 
     #[test]
     fn votes_are_counted_once_per_voter_and_the_card_shows_the_tally() {
         let s = state();
-        let v = |who: &str, choice| PollVote { poll_id: "poll-1".into(), slot: "1700000000".into(), choice, voter: voter(who) };
+        let v = |who: &str, choice| PollVote {
+            poll_id: "poll-1".into(),
+            slot: "1700000000".into(),
+            choice,
+            voter: voter(who),
+        };
         let s = apply_vote(&s, &v("29:a", 0)).unwrap();
         let s = apply_vote(&s, &v("29:b", 0)).unwrap();
         let s = apply_vote(&s, &v("29:a", 2)).unwrap();
         assert_eq!(s.tally(), vec![1, 0, 1]);
         let card = poll_card(&s).content.unwrap();
-        assert_eq!(card["body"][1]["facts"][0], json!({"title": "Great", "value": "1 vote"}));
+        assert_eq!(
+            card["body"][1]["facts"][0],
+            json!({"title": "Great", "value": "1 vote"})
+        );
         assert_eq!(card["body"][1]["facts"][1], json!({"title": "OK", "value": "0 votes"}));
         assert_eq!(card["body"][2]["text"], "2 answers so far");
         let msg = poll_message(&s);
@@ -267,7 +293,12 @@ mod tests {
     #[test]
     fn votes_for_another_poll_or_a_missing_choice_are_refused() {
         let s = state();
-        let mut v = PollVote { poll_id: "poll-1".into(), slot: "other".into(), choice: 0, voter: voter("29:a") };
+        let mut v = PollVote {
+            poll_id: "poll-1".into(),
+            slot: "other".into(),
+            choice: 0,
+            voter: voter("29:a"),
+        };
         assert!(matches!(apply_vote(&s, &v), Err(VoteError::OtherPoll { .. })));
         v.slot = "1700000000".into();
         v.choice = 3;
@@ -279,7 +310,12 @@ mod tests {
     fn state_round_trips_through_json() {
         let s = apply_vote(
             &state(),
-            &PollVote { poll_id: "poll-1".into(), slot: "1700000000".into(), choice: 1, voter: voter("29:a") },
+            &PollVote {
+                poll_id: "poll-1".into(),
+                slot: "1700000000".into(),
+                choice: 1,
+                voter: voter("29:a"),
+            },
         )
         .unwrap();
         let back: PollState = serde_json::from_value(serde_json::to_value(&s).unwrap()).unwrap();
@@ -293,8 +329,20 @@ mod tests {
         assert_eq!(PollVote::from_invoke(&value, &voter("29:a")).unwrap().poll_id, "p");
         let other_verb = json!({"action": {"verb": "other", "data": {"action": "pollVote", "pollId": "p", "slot": "s", "choice": 0}}});
         assert!(PollVote::from_invoke(&other_verb, &voter("29:a")).is_none());
-        assert!(PollVote::from_submit(&json!({"action": "somethingElse", "pollId": "p", "slot": "s", "choice": 0}), &voter("29:a")).is_none());
-        assert!(PollVote::from_submit(&json!({"action": "pollVote", "pollId": "p", "slot": "s", "choice": -1}), &voter("29:a")).is_none());
+        assert!(
+            PollVote::from_submit(
+                &json!({"action": "somethingElse", "pollId": "p", "slot": "s", "choice": 0}),
+                &voter("29:a")
+            )
+            .is_none()
+        );
+        assert!(
+            PollVote::from_submit(
+                &json!({"action": "pollVote", "pollId": "p", "slot": "s", "choice": -1}),
+                &voter("29:a")
+            )
+            .is_none()
+        );
         assert!(PollVote::from_submit(&json!("text"), &voter("29:a")).is_none());
         assert_eq!(vote_invoke_response()["statusCode"], 200);
     }

@@ -20,9 +20,18 @@ pub fn roster_text(pages: &[PagedMembersResult]) -> String {
     let names: Vec<&str> = members
         .iter()
         .take(MAX_NAMES_LISTED)
-        .map(|m| m.name.as_deref().filter(|n| !n.trim().is_empty()).unwrap_or(m.id.as_str()))
+        .map(|m| {
+            m.name
+                .as_deref()
+                .filter(|n| !n.trim().is_empty())
+                .unwrap_or(m.id.as_str())
+        })
         .collect();
-    let mut text = format!("I found {count} {members_word} ({} {pages_word} read): {}", pages.len(), names.join(", "));
+    let mut text = format!(
+        "I found {count} {members_word} ({} {pages_word} read): {}",
+        pages.len(),
+        names.join(", ")
+    );
     if count > MAX_NAMES_LISTED {
         text.push_str(&format!(" and {} more", count - MAX_NAMES_LISTED));
     }
@@ -58,7 +67,10 @@ mod tests {
 
     #[test]
     fn one_member_and_no_members() {
-        assert_eq!(roster_text(&[page(&["Alice"], None)]), "I found 1 member (1 page read): Alice.");
+        assert_eq!(
+            roster_text(&[page(&["Alice"], None)]),
+            "I found 1 member (1 page read): Alice."
+        );
         assert_eq!(roster_text(&[page(&[], None)]), "I found no members (1 page read).");
     }
 

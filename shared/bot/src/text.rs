@@ -1,42 +1,20 @@
 //! Reading what a user wrote: the bot's mentions stripped, the character count, the command.
 
 use crate::BotIdentity;
-use models::{Activity, Mention};
+use models::{Activity, char_count, strip_mentions_of};
 
 /// The message text with every mention of this bot removed and the rest trimmed.
 ///
-/// A mention of the bot is a `mention` entity whose `mentioned.id` is the bot's (`recipient.id` or the
+/// A mention of the bot is a `mention` entity whose `mentioned.id` is the bot's (`recipient.id`, or the
 /// configured id). Every occurrence of its `text` (`<at>BotName</at>`) is removed, however many times the bot
-/// was mentioned; mentions of other users stay. If another user's mention has exactly the same text (a user
-/// with the bot's display name), only one occurrence per bot mention entity is removed, so theirs survives.
+/// was mentioned; mentions of other users stay, even a user with the bot's display name (see
+/// [`models::strip_mentions_of`]).
 #[must_use]
 pub fn strip_bot_mentions(activity: &Activity, bot: &BotIdentity) -> String {
-    let mut text = activity.text().unwrap_or_default().to_owned();
-    let recipient = activity.recipient.as_ref();
-    let (mine, others): (Vec<&Mention>, Vec<&Mention>) =
-        activity.mentions().partition(|m| bot.is_me(&m.mentioned.id, recipient));
-    for mention in mine {
-        let Some(needle) = mention_text(mention) else {
-            continue;
-        };
-        if needle.is_empty() {
-            continue;
-        }
-        if others.iter().any(|o| mention_text(o).as_deref() == Some(needle.as_str())) {
-            text = text.replacen(needle.as_str(), "", 1);
-        } else {
-            text = text.replace(needle.as_str(), "");
-        }
-    }
-    text.trim().to_owned()
-}
-
-/// The text a mention occupies in the message: its `text`, or `<at>Name</at>` when Teams left it out.
-fn mention_text(mention: &Mention) -> Option<String> {
-    mention
-        .text
-        .clone()
-        .or_else(|| mention.mentioned.name.as_deref().map(|n| format!("<at>{}</at>", html_escape(n))))
+    let entities = activity.entities.as_deref().unwrap_or_default();
+    let text = activity.text().unwrap_or_default().trim().to_owned();
+    bot.ids_for(activity.recipient.as_ref())
+        .fold(text, |text, id| strip_mentions_of(&text, entities, id))
 }
 
 /// Whether the activity @mentions this bot (a `mention` entity naming the bot's id).
@@ -44,13 +22,6 @@ fn mention_text(mention: &Mention) -> Option<String> {
 pub fn is_bot_mentioned(activity: &Activity, bot: &BotIdentity) -> bool {
     let recipient = activity.recipient.as_ref();
     activity.mentions().any(|m| bot.is_me(&m.mentioned.id, recipient))
-}
-
-/// The number of characters as CONTRACT.md counts them: Unicode scalar values (an emoji outside the BMP is one,
-/// a flag made of two regional indicators is two).
-#[must_use]
-pub fn char_count(text: &str) -> usize {
-    text.chars().count()
 }
 
 /// The echo: `You sent <text> which was <n> characters`.
@@ -63,23 +34,6 @@ pub fn echo_text(text: &str) -> String {
 #[must_use]
 pub fn command_of(stripped: &str) -> String {
     stripped.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
-}
-
-/// Escapes `&`, `<`, `>`, `"` and `'` for Teams' HTML-ish message text (a name inside `<at>...</at>`).
-#[must_use]
-pub fn html_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -138,15 +92,6 @@ mod tests {
     }
 
     #[test]
-    fn mention_without_text_falls_back_to_the_escaped_name() {
-        let a = message(
-            "<at>A&amp;B</at> hi",
-            json!([{"type": "mention", "mentioned": {"id": "28:bot-app", "name": "A&B"}}]),
-        );
-        assert_eq!(strip_bot_mentions(&a, &bot()), "hi");
-    }
-
-    #[test]
     fn no_mention_means_not_mentioned_and_text_only_trimmed() {
         let a = message("  hello there \n", json!([]));
         assert!(!is_bot_mentioned(&a, &bot()));
@@ -155,12 +100,10 @@ mod tests {
 
     #[test]
     fn counts_unicode_scalar_values() {
-        assert_eq!(char_count("hello"), 5);
-        assert_eq!(char_count("héllo"), 5);
-        assert_eq!(char_count("😀"), 1);
-        assert_eq!(char_count("👍🏽"), 2);
-        assert_eq!(char_count("🇫🇷"), 2);
-        assert_eq!(char_count("𝄞 a"), 3);
+        assert_eq!(echo_text("héllo"), "You sent héllo which was 5 characters");
+        assert_eq!(echo_text("👍🏽"), "You sent 👍🏽 which was 2 characters");
+        assert_eq!(echo_text("🇫🇷"), "You sent 🇫🇷 which was 2 characters");
+        assert_eq!(echo_text("𝄞 a"), "You sent 𝄞 a which was 3 characters");
         assert_eq!(echo_text("hi 😀"), "You sent hi 😀 which was 4 characters");
     }
 
@@ -168,10 +111,5 @@ mod tests {
     fn command_is_lowercased_and_whitespace_collapsed() {
         assert_eq!(command_of("DM   Me"), "dm me");
         assert_eq!(command_of("New\u{a0}Thread"), "new thread");
-    }
-
-    #[test]
-    fn html_escape_escapes_markup() {
-        assert_eq!(html_escape(r#"<b>"O'Neil" & co</b>"#), "&lt;b&gt;&quot;O&#39;Neil&quot; &amp; co&lt;/b&gt;");
     }
 }

@@ -130,7 +130,11 @@ fn in_general_channel(activity: &Activity) -> bool {
 fn team_install(activity: &Activity, bot: &BotIdentity) -> Option<WelcomeTrigger> {
     let conversation = activity.conversation.as_ref();
     let team_id = team_id(activity).or_else(|| conversation.map(|c| base_conversation_id(c.id.as_str()).to_owned()))?;
-    let team_name = activity.channel_data.as_ref().and_then(|d| d.team.as_ref()).and_then(|t| t.name.clone());
+    let team_name = activity
+        .channel_data
+        .as_ref()
+        .and_then(|d| d.team.as_ref())
+        .and_then(|t| t.name.clone());
     Some(WelcomeTrigger::TeamInstall {
         general_channel_id: ConversationId::from(team_id.as_str()),
         team_id,
@@ -170,7 +174,9 @@ fn recipient_or(activity: &Activity, bot: &BotIdentity) -> ChannelAccount {
 /// The welcome posted in a team's General channel when the bot is installed.
 #[must_use]
 pub fn team_welcome(team_name: Option<&str>, bot_name: &str) -> Activity {
-    let team = team_name.filter(|n| !n.trim().is_empty()).map_or_else(String::new, |n| format!(" {n}"));
+    let team = team_name
+        .filter(|n| !n.trim().is_empty())
+        .map_or_else(String::new, |n| format!(" {n}"));
     Activity::message(format!(
         "Welcome, team{team}! I am {bot_name}, just added to this team. @mention me with help to see what I can do."
     ))
@@ -179,16 +185,240 @@ pub fn team_welcome(team_name: Option<&str>, bot_name: &str) -> Activity {
 /// The welcome of a user's first personal chat.
 #[must_use]
 pub fn personal_welcome(user_name: Option<&str>, bot_name: &str) -> Activity {
-    let name = user_name.filter(|n| !n.trim().is_empty()).map_or_else(String::new, |n| format!(", {n}"));
-    Activity::message(format!("Welcome{name}! I am {bot_name}. Send help to see what I can do."))
+    let name = user_name
+        .filter(|n| !n.trim().is_empty())
+        .map_or_else(String::new, |n| format!(", {n}"));
+    Activity::message(format!(
+        "Welcome{name}! I am {bot_name}. Send help to see what I can do."
+    ))
 }
 
 /// The 1:1 welcome to each member of a team the bot was added to (when `WELCOME_ROSTER=true`).
 #[must_use]
 pub fn roster_welcome(user_name: Option<&str>, team_name: Option<&str>, bot_name: &str) -> Activity {
-    let name = user_name.filter(|n| !n.trim().is_empty()).map_or_else(String::new, |n| format!(", {n}"));
+    let name = user_name
+        .filter(|n| !n.trim().is_empty())
+        .map_or_else(String::new, |n| format!(", {n}"));
     let team = team_name.filter(|n| !n.trim().is_empty()).unwrap_or("your team");
     Activity::message(format!(
         "Welcome{name}! I am {bot_name}, just added to {team}. Send help here to see what I can do."
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    const BOT_ID: &str = "28:c9e8c047-2a74-40a2-b28a-b162d5f5327c";
+    const TEAM: &str = "19:efa9296d959346209fea44151c742e73@thread.skype";
+    const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+    const SERVICE_URL: &str = "https://smba.trafficmanager.net/amer/";
+
+    fn bot() -> BotIdentity {
+        BotIdentity::new(BOT_ID, "Echo Bot")
+    }
+
+    fn fixture_json(name: &str) -> Value {
+        let path = format!("{}/tests/fixtures/{name}.json", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
+    }
+
+    fn triggers_of(v: Value) -> Vec<WelcomeTrigger> {
+        welcome_triggers(&Activity::from_value(v).unwrap(), &bot())
+    }
+
+    fn triggers(name: &str) -> Vec<WelcomeTrigger> {
+        triggers_of(fixture_json(name))
+    }
+
+    fn team_install() -> WelcomeTrigger {
+        WelcomeTrigger::TeamInstall {
+            team_id: TEAM.to_owned(),
+            general_channel_id: ConversationId::from(TEAM),
+            team_name: Some("Contoso".to_owned()),
+            tenant: Some(TenantId::from(TENANT)),
+            service_url: SERVICE_URL.to_owned(),
+            bot: ChannelAccount::new(BOT_ID, Some("Echo Bot".to_owned())),
+        }
+    }
+
+    fn personal_contact() -> WelcomeTrigger {
+        WelcomeTrigger::FirstPersonalContact {
+            tenant: Some(TenantId::from(TENANT)),
+            user: ChannelAccount {
+                aad_object_id: Some("7faf8ab2-3d56-4244-b585-20c8a42ed2b8".to_owned()),
+                ..ChannelAccount::new("29:1alice", Some("Alice Example".to_owned()))
+            },
+            conversation: ConversationId::from("a:1personal-chat-id"),
+            service_url: SERVICE_URL.to_owned(),
+            bot: ChannelAccount::new(BOT_ID, Some("Echo Bot".to_owned())),
+        }
+    }
+
+    #[test]
+    fn bot_added_to_a_team_is_a_team_install_in_the_general_channel() {
+        assert_eq!(triggers("conversation_update_team_install"), vec![team_install()]);
+    }
+
+    #[test]
+    fn the_event_type_does_not_matter_for_the_install() {
+        for event_type in [
+            json!("teamsAddMembers"),
+            json!("channelCreated"),
+            json!("somethingNew"),
+            Value::Null,
+        ] {
+            let mut v = fixture_json("conversation_update_team_install");
+            v["channelData"]["eventType"] = event_type.clone();
+            assert_eq!(triggers_of(v), vec![team_install()], "eventType {event_type}");
+        }
+    }
+
+    #[test]
+    fn installation_update_add_in_a_team_is_a_team_install_whatever_channel_was_selected() {
+        assert_eq!(triggers("installation_update_team_add"), vec![team_install()]);
+        let mut v = fixture_json("installation_update_team_add");
+        v["conversation"]["id"] = json!("19:other@thread.skype");
+        assert_eq!(triggers_of(v), vec![team_install()]);
+    }
+
+    #[test]
+    fn a_team_without_channel_data_team_is_known_by_its_channel_conversation() {
+        let mut v = fixture_json("conversation_update_team_install");
+        v["channelData"] = json!({"tenant": {"id": TENANT}});
+        let [
+            WelcomeTrigger::TeamInstall {
+                team_id,
+                general_channel_id,
+                team_name,
+                ..
+            },
+        ] = &triggers_of(v)[..]
+        else {
+            panic!("expected one team install");
+        };
+        assert_eq!(
+            (team_id.as_str(), general_channel_id.as_str(), team_name),
+            (TEAM, TEAM, &None)
+        );
+    }
+
+    #[test]
+    fn the_bot_is_recognised_by_the_recipient_id_too() {
+        let anonymous = BotIdentity::new("", "Echo Bot");
+        let a = Activity::from_value(fixture_json("conversation_update_team_install")).unwrap();
+        assert_eq!(welcome_triggers(&a, &anonymous), vec![team_install()]);
+    }
+
+    #[test]
+    fn personal_install_conversation_update_and_first_message_are_the_same_personal_claim() {
+        for name in [
+            "installation_update_personal_add",
+            "conversation_update_personal_bot_added",
+            "message_personal",
+        ] {
+            assert_eq!(triggers(name), vec![personal_contact()], "{name}");
+        }
+    }
+
+    #[test]
+    fn no_welcome_for_channel_events_users_added_group_chats_other_channels_or_upgrades() {
+        for name in [
+            "conversation_update_channel_created",
+            "conversation_update_channel_renamed",
+            "conversation_update_user_added",
+            "conversation_update_groupchat_bot_added",
+            "conversation_update_private_channel_bot_added",
+            "installation_update_groupchat_add",
+            "installation_update_team_upgrade",
+            "message_channel_mention",
+            "message_groupchat_mention",
+            "card_submit_vote",
+            "invoke_adaptive_card_action",
+            "message_reaction",
+        ] {
+            assert_eq!(triggers(name), vec![], "{name}");
+        }
+    }
+
+    #[test]
+    fn a_user_added_to_a_personal_chat_or_a_message_from_the_bot_is_no_contact() {
+        let mut v = fixture_json("conversation_update_personal_bot_added");
+        v["membersAdded"] = json!([{"id": "29:1alice"}]);
+        assert_eq!(triggers_of(v), vec![]);
+        let mut v = fixture_json("message_personal");
+        v["from"] = json!({"id": BOT_ID});
+        assert_eq!(triggers_of(v), vec![]);
+    }
+
+    #[test]
+    fn no_service_url_means_no_welcome() {
+        let mut v = fixture_json("conversation_update_team_install");
+        v.as_object_mut().unwrap().remove("serviceUrl");
+        assert_eq!(triggers_of(v), vec![]);
+        let mut v = fixture_json("message_personal");
+        v["serviceUrl"] = json!("");
+        assert_eq!(triggers_of(v), vec![]);
+    }
+
+    #[test]
+    fn removal_of_the_bot_is_an_uninstall() {
+        assert_eq!(
+            triggers("conversation_update_bot_removed_team"),
+            vec![WelcomeTrigger::Uninstalled {
+                conversation: ConversationId::from(TEAM),
+                team_id: Some(TEAM.to_owned()),
+                tenant: Some(TenantId::from(TENANT)),
+            }]
+        );
+        assert_eq!(
+            triggers("installation_update_personal_remove"),
+            vec![WelcomeTrigger::Uninstalled {
+                conversation: ConversationId::from("a:1personal-chat-id"),
+                team_id: None,
+                tenant: Some(TenantId::from(TENANT)),
+            }]
+        );
+        let mut v = fixture_json("conversation_update_user_added");
+        v["membersRemoved"] = v["membersAdded"].take();
+        assert_eq!(triggers_of(v), vec![], "a user removed is no uninstall");
+    }
+
+    #[test]
+    fn welcome_texts_start_with_welcome() {
+        let team = team_welcome(Some("Contoso"), "Echo Bot");
+        assert_eq!(
+            team.text(),
+            Some(
+                "Welcome, team Contoso! I am Echo Bot, just added to this team. @mention me with help to see what I can do."
+            )
+        );
+        assert!(
+            team_welcome(None, "Echo Bot")
+                .text()
+                .unwrap()
+                .starts_with("Welcome, team! ")
+        );
+        assert_eq!(
+            personal_welcome(Some("Alice"), "Echo Bot").text(),
+            Some("Welcome, Alice! I am Echo Bot. Send help to see what I can do.")
+        );
+        assert!(
+            personal_welcome(Some(" "), "Echo Bot")
+                .text()
+                .unwrap()
+                .starts_with("Welcome! ")
+        );
+        assert_eq!(
+            roster_welcome(Some("Bob"), Some("Contoso"), "Echo Bot").text(),
+            Some("Welcome, Bob! I am Echo Bot, just added to Contoso. Send help here to see what I can do.")
+        );
+        assert!(
+            roster_welcome(None, None, "Echo Bot")
+                .text()
+                .unwrap()
+                .contains("your team")
+        );
+    }
 }
