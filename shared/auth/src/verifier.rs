@@ -342,12 +342,14 @@ struct RawClaims {
     serviceurl: Option<String>,
 }
 
-/// `aud`: one string, or an array of strings (RFC 7519).
+/// `aud`: one string, or an array of strings (RFC 7519); any other shape is a wrong audience.
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum Audience {
     One(String),
     Many(Vec<String>),
+    /// Anything else (a number, an object): matches nothing.
+    Other(serde::de::IgnoredAny),
 }
 
 impl Audience {
@@ -355,6 +357,7 @@ impl Audience {
         match self {
             Self::One(aud) => aud == app_id,
             Self::Many(auds) => auds.iter().any(|aud| aud == app_id),
+            Self::Other(_) => false,
         }
     }
 }
