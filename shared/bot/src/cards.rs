@@ -1,6 +1,6 @@
 //! The demo card and picture.
 
-use models::{Activity, ActivityKind, Attachment, CardAction, HeroCard, ImageError, check_image};
+use models::{Activity, ActivityKind, Attachment, CardAction, HeroCard, ImageError};
 use serde_json::json;
 
 /// The picture the `picture` command sends: a 32x32 PNG shipped in the binary.
@@ -56,8 +56,7 @@ pub(crate) fn with_attachment(text: Option<&str>, attachment: Attachment) -> Act
 
 /// The `picture` message: [`PICTURE`] inline as a `data:` URL, after checking it against Teams' limits.
 pub(crate) fn picture_message() -> Result<Activity, ImageError> {
-    let info = check_image(PICTURE)?;
-    let attachment = Attachment::inline_image(PICTURE, info.format.mime_type(), Some("picture.png".to_owned()));
+    let (attachment, _) = Attachment::checked_inline_image(PICTURE, Some("picture.png".to_owned()))?;
     Ok(with_attachment(Some("Here is a picture."), attachment))
 }
 
@@ -78,6 +77,15 @@ mod tests {
                 .starts_with("data:image/png;base64,iVBORw0KGgo")
         );
         assert_eq!(m.text(), Some("Here is a picture."));
+    }
+
+    #[test]
+    fn the_shipped_picture_is_within_teams_limits() {
+        let info = models::check_image(PICTURE).unwrap();
+        assert_eq!(
+            (info.format, info.width, info.height),
+            (models::ImageFormat::Png, 32, 32)
+        );
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub use decide::{
     SubscribePlan, UnsubscribePlan, UpdateDemoPlan, decide,
 };
 pub use reply::mention_back;
-pub use roster::roster_text;
+pub use roster::{MAX_NAMES_LISTED, roster_text};
 pub use text::{command_of, echo_text, is_bot_mentioned, strip_bot_mentions};
 pub use welcome::{WelcomeTrigger, welcome_triggers};
 
