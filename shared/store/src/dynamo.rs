@@ -378,12 +378,15 @@ impl Table for DynamoStore {
         now: Timestamp,
         limit: usize,
     ) -> Result<Vec<Item>, StoreError> {
-        let values = HashMap::from([
-            (":pk".to_owned(), AttributeValue::S(pk.to_owned())),
-            (":prefix".to_owned(), AttributeValue::S(sk_prefix.to_owned())),
-        ]);
-        self.query_all(None, "pk = :pk AND begins_with(sk, :prefix)", values, now, limit)
-            .await
+        let mut values = HashMap::from([(":pk".to_owned(), AttributeValue::S(pk.to_owned()))]);
+        // DynamoDB rejects an empty key value, so an empty prefix is no sk condition at all.
+        let condition = if sk_prefix.is_empty() {
+            "pk = :pk"
+        } else {
+            values.insert(":prefix".to_owned(), AttributeValue::S(sk_prefix.to_owned()));
+            "pk = :pk AND begins_with(sk, :prefix)"
+        };
+        self.query_all(None, condition, values, now, limit).await
     }
 
     async fn query_gsi1(
@@ -435,6 +438,15 @@ fn condition(cond: &Cond, now: Timestamp) -> Option<Expr> {
                 text.push_str(&format!(" AND #f{i} = :v{i}"));
             }
             text
+        }
+        Cond::Revision(rev) => {
+            names.insert("#rev".to_owned(), "rev".to_owned());
+            values.insert(":rev".to_owned(), AttributeValue::N(rev.to_string()));
+            if *rev == 0 {
+                format!("{live} AND (attribute_not_exists(#rev) OR #rev = :rev)")
+            } else {
+                format!("{live} AND #rev = :rev")
+            }
         }
     };
     names.insert("#exp".to_owned(), TTL_ATTRIBUTE.to_owned());

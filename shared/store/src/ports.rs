@@ -344,7 +344,7 @@ fn not_empty(s: &str, what: &'static str) -> Result<(), StoreError> {
 /// The condition that the stored item is still `old` (by revision), or still absent.
 fn unchanged(old: Option<&Item>) -> Cond {
     match old {
-        Some(old) => Cond::Equals(vec![("rev".into(), json!(rev(old)))]),
+        Some(old) => Cond::Revision(rev(old)),
         None => Cond::Absent,
     }
 }

@@ -107,6 +107,8 @@ pub enum Cond {
     Present,
     /// A live item whose listed top-level attributes equal these values (optimistic concurrency, hot-path check).
     Equals(Vec<(String, Value)>),
+    /// A live item at this revision (its numeric `rev` attribute; an item without one is at revision 0).
+    Revision(u64),
 }
 
 impl Cond {
@@ -120,6 +122,9 @@ impl Cond {
             Self::Present => live.is_some(),
             Self::Equals(pairs) => {
                 live.is_some_and(|item| pairs.iter().all(|(name, value)| item.data.get(name) == Some(value)))
+            }
+            Self::Revision(rev) => {
+                live.is_some_and(|item| item.data.get("rev").and_then(Value::as_u64).unwrap_or(0) == *rev)
             }
         }
     }
@@ -254,6 +259,14 @@ mod tests {
         assert!(Cond::Equals(vec![("a".into(), json!(1))]).holds(Some(&live), now));
         assert!(!Cond::Equals(vec![("a".into(), json!(2))]).holds(Some(&live), now));
         assert!(!Cond::Equals(vec![("a".into(), json!(1))]).holds(Some(&expired), now));
+        assert!(
+            Cond::Revision(0).holds(Some(&live), now),
+            "no rev attribute is revision 0"
+        );
+        let mut at_3 = live.clone();
+        at_3.data.insert("rev".into(), json!(3));
+        assert!(Cond::Revision(3).holds(Some(&at_3), now));
+        assert!(!Cond::Revision(0).holds(Some(&at_3), now));
     }
 
     #[test]

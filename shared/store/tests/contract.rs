@@ -1,0 +1,787 @@
+//! The store contract: one suite, run against every adapter (embedded redb, DynamoDB on moto_server, and the
+//! in-memory fake). Each backend's test runs every case on a fresh store and reports
+//! `STORE-CONTRACT <backend> <case> ok` per case and `STORE-CONTRACT <backend>: N tests ran`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use models::{ActivityId, ConversationId};
+use serde_json::json;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use store::{
+    ClaimOutcome, Cond, FirstContact, IdempotencyClaim, InactiveReason, InboundOutcome, Item, MemoryStore, OutboxItem,
+    PersonalConversation, Refresh, SentActivity, Store, StoreError, Subscription, Table, TeamInstall, Timestamp, Write,
+    WriteOutcome,
+};
+
+const URL_A: &str = "https://smba.trafficmanager.net/amer/";
+const URL_B: &str = "https://smba.trafficmanager.net/emea/";
+const NOW: Timestamp = Timestamp(1_800_000_000);
+
+/// One store under test, as the ports and as the item backend (the same object).
+#[derive(Clone)]
+struct Subject {
+    store: Arc<dyn Store>,
+    table: Arc<dyn Table>,
+}
+
+impl Subject {
+    fn of<T: Table + 'static>(t: Arc<T>) -> Self {
+        Self {
+            store: t.clone(),
+            table: t,
+        }
+    }
+}
+
+type CaseFn = fn(Subject) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+
+macro_rules! cases {
+    ($($name:ident),* $(,)?) => {
+        &[$((stringify!($name), (|s| Box::pin($name(s))) as CaseFn)),*]
+    };
+}
+
+const CASES: &[(&str, CaseFn)] = cases![
+    inbound_first_then_duplicate,
+    inbound_steady_state_changes_nothing,
+    inbound_service_url_refresh,
+    inbound_without_activity_id_is_not_deduplicated,
+    tenant_service_url_fallback,
+    personal_index_from_inbound,
+    record_personal_create_or_get,
+    mark_inactive_and_reactivate,
+    team_install_first_writer_wins,
+    first_contact_first_writer_wins,
+    hundred_concurrent_install_claims_one_winner,
+    concurrent_duplicate_inbound_one_new,
+    dedupe_expires,
+    sent_log_record_and_lookup,
+    idempotency_keys,
+    subscriptions_due_query,
+    slot_claimed_exactly_once,
+    outbox_enqueue_and_done,
+    failed_multi_item_change_writes_nothing,
+    expired_items_are_absent,
+    corrupt_item_is_a_typed_error,
+    invalid_input_is_rejected,
+];
+
+fn conv(id: &str) -> ConversationId {
+    ConversationId::from(id)
+}
+
+async fn inbound_first_then_duplicate(s: Subject) {
+    let reference = personal_reference("a:conv1", "29:u1", "aad-1", URL_A);
+    let first = s.store.record_inbound(&reference, NOW).await.unwrap();
+    assert_eq!(
+        first,
+        InboundOutcome::New(Refresh {
+            created: true,
+            service_url_changed: true,
+            reactivated: false
+        })
+    );
+    assert_eq!(
+        s.store.record_inbound(&reference, NOW).await.unwrap(),
+        InboundOutcome::Duplicate
+    );
+    let record = s
+        .store
+        .conversation(&conv("a:conv1"), NOW)
+        .await
+        .unwrap()
+        .expect("stored");
+    assert_eq!(record.reference.service_url, URL_A);
+    assert_eq!(
+        record.reference.activity_id, None,
+        "the activity id is not part of the stored reference"
+    );
+    assert_eq!(record.reference.user.as_ref().map(|u| u.id.as_str()), Some("29:u1"));
+    assert_eq!(record.reference.bot, bot());
+    assert!(record.active);
+    assert_eq!(record.updated_at, NOW);
+}
+
+async fn inbound_steady_state_changes_nothing(s: Subject) {
+    let mut reference = personal_reference("a:conv2", "29:u1", "aad-1", URL_A);
+    s.store.record_inbound(&reference, NOW).await.unwrap();
+    reference.activity_id = Some("act-2".into());
+    let later = NOW.plus_secs(60);
+    assert_eq!(
+        s.store.record_inbound(&reference, later).await.unwrap(),
+        InboundOutcome::New(Refresh::default())
+    );
+    let record = s.store.conversation(&conv("a:conv2"), later).await.unwrap().unwrap();
+    assert_eq!(record.updated_at, NOW, "an unchanged reference is not rewritten");
+}
+
+async fn inbound_service_url_refresh(s: Subject) {
+    let mut reference = channel_reference("19:chan@thread.skype", "19:team@thread.skype", URL_A);
+    s.store.record_inbound(&reference, NOW).await.unwrap();
+    reference.activity_id = Some("act-2".into());
+    reference.service_url = URL_B.to_owned();
+    let outcome = s.store.record_inbound(&reference, NOW.plus_secs(5)).await.unwrap();
+    assert_eq!(
+        outcome,
+        InboundOutcome::New(Refresh {
+            created: false,
+            service_url_changed: true,
+            reactivated: false
+        })
+    );
+    let record = s
+        .store
+        .conversation(&reference.conversation.id, NOW)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.reference.service_url, URL_B);
+    assert_eq!(record.reference.user, None, "no user is stored for a channel");
+    assert_eq!(record.reference.team_id.as_deref(), Some("19:team@thread.skype"));
+    assert_eq!(
+        s.store.tenant_service_url(&tenant(), NOW).await.unwrap().as_deref(),
+        Some(URL_B)
+    );
+}
+
+async fn inbound_without_activity_id_is_not_deduplicated(s: Subject) {
+    let mut reference = personal_reference("a:conv3", "29:u1", "aad-1", URL_A);
+    reference.activity_id = None;
+    assert!(matches!(s.store.record_inbound(&reference, NOW).await.unwrap(), InboundOutcome::New(r) if r.created));
+    assert_eq!(
+        s.store.record_inbound(&reference, NOW).await.unwrap(),
+        InboundOutcome::New(Refresh::default())
+    );
+    let refreshed = s.store.upsert_conversation(&reference, NOW).await.unwrap();
+    assert!(!refreshed.wrote());
+}
+
+async fn tenant_service_url_fallback(s: Subject) {
+    assert_eq!(s.store.tenant_service_url(&tenant(), NOW).await.unwrap(), None);
+    let reference = personal_reference("a:conv4", "29:u1", "aad-1", URL_A);
+    s.store.upsert_conversation(&reference, NOW).await.unwrap();
+    assert_eq!(
+        s.store.tenant_service_url(&tenant(), NOW).await.unwrap().as_deref(),
+        Some(URL_A)
+    );
+}
+
+async fn personal_index_from_inbound(s: Subject) {
+    let reference = personal_reference("a:conv5", "29:u5", "aad-5", URL_A);
+    s.store.record_inbound(&reference, NOW).await.unwrap();
+    let by_user = s
+        .store
+        .personal_by_user(&tenant(), "29:u5", NOW)
+        .await
+        .unwrap()
+        .expect("by user");
+    assert_eq!(by_user.conversation_id, conv("a:conv5"));
+    assert_eq!(by_user.service_url, URL_A);
+    let by_aad = s
+        .store
+        .personal_by_aad(&tenant(), "aad-5", NOW)
+        .await
+        .unwrap()
+        .expect("by aad");
+    assert_eq!(by_aad, by_user);
+    // A channel conversation does not index its sender as a personal conversation.
+    let channel = channel_reference("19:c@thread.skype", "19:t@thread.skype", URL_A);
+    s.store.record_inbound(&channel, NOW).await.unwrap();
+    assert_eq!(
+        s.store.personal_by_user(&tenant(), "29:someone", NOW).await.unwrap(),
+        None
+    );
+}
+
+async fn record_personal_create_or_get(s: Subject) {
+    assert_eq!(s.store.personal_by_aad(&tenant(), "aad-6", NOW).await.unwrap(), None);
+    let personal = PersonalConversation {
+        tenant_id: tenant(),
+        user_id: "29:u6".into(),
+        aad_object_id: Some("aad-6".into()),
+        conversation_id: conv("a:created"),
+        service_url: URL_A.into(),
+        updated_at: NOW,
+    };
+    s.store.record_personal(&personal, NOW).await.unwrap();
+    assert_eq!(
+        s.store.personal_by_aad(&tenant(), "aad-6", NOW).await.unwrap(),
+        Some(personal.clone())
+    );
+    assert_eq!(
+        s.store.personal_by_user(&tenant(), "29:u6", NOW).await.unwrap(),
+        Some(personal)
+    );
+    let other_tenant = models::TenantId::from("tenant-2");
+    assert_eq!(
+        s.store.personal_by_aad(&other_tenant, "aad-6", NOW).await.unwrap(),
+        None
+    );
+}
+
+async fn mark_inactive_and_reactivate(s: Subject) {
+    let id = conv("a:conv7");
+    assert!(
+        !s.store
+            .mark_inactive(&id, InactiveReason::Forbidden, NOW)
+            .await
+            .unwrap()
+    );
+    assert_eq!(s.store.is_active(&id, NOW).await.unwrap(), None);
+    let mut reference = personal_reference("a:conv7", "29:u7", "aad-7", URL_A);
+    s.store.record_inbound(&reference, NOW).await.unwrap();
+    assert_eq!(s.store.is_active(&id, NOW).await.unwrap(), Some(true));
+    assert!(
+        s.store
+            .mark_inactive(&id, InactiveReason::Forbidden, NOW)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.store
+            .mark_inactive(&id, InactiveReason::Uninstalled, NOW)
+            .await
+            .unwrap()
+    );
+    let record = s.store.conversation(&id, NOW).await.unwrap().unwrap();
+    assert!(!record.active);
+    assert_eq!(record.inactive_reason, Some(InactiveReason::Forbidden));
+    assert_eq!(
+        record.reference.service_url, URL_A,
+        "marking inactive keeps the reference"
+    );
+    reference.activity_id = Some("act-again".into());
+    let outcome = s.store.record_inbound(&reference, NOW).await.unwrap();
+    assert_eq!(
+        outcome,
+        InboundOutcome::New(Refresh {
+            created: false,
+            service_url_changed: false,
+            reactivated: true
+        })
+    );
+    assert_eq!(s.store.is_active(&id, NOW).await.unwrap(), Some(true));
+}
+
+fn install(team: &str) -> TeamInstall {
+    TeamInstall {
+        team_id: team.into(),
+        team_name: Some("Team".into()),
+        tenant_id: tenant(),
+        service_url: URL_A.into(),
+        conversation_id: conv(team),
+        bot: bot(),
+        installed_by: None,
+        claimed_at: NOW,
+    }
+}
+
+async fn team_install_first_writer_wins(s: Subject) {
+    let claim = install("19:team8@thread.skype");
+    assert_eq!(
+        s.store.claim_team_install(&claim, NOW).await.unwrap(),
+        ClaimOutcome::Won
+    );
+    let mut second = claim.clone();
+    second.service_url = URL_B.into();
+    assert_eq!(
+        s.store.claim_team_install(&second, NOW).await.unwrap(),
+        ClaimOutcome::Lost
+    );
+    assert_eq!(
+        s.store.team_install(&claim.team_id, NOW).await.unwrap(),
+        Some(claim.clone()),
+        "the first claim's payload is kept"
+    );
+    s.store.release_team_install(&claim.team_id, NOW).await.unwrap();
+    assert_eq!(s.store.team_install(&claim.team_id, NOW).await.unwrap(), None);
+    assert_eq!(
+        s.store.claim_team_install(&second, NOW).await.unwrap(),
+        ClaimOutcome::Won,
+        "a reinstall claims again"
+    );
+}
+
+async fn first_contact_first_writer_wins(s: Subject) {
+    let claim = FirstContact {
+        tenant_id: tenant(),
+        user: models::ChannelAccount::new("29:u9", Some("Bo".into())),
+        conversation_id: conv("a:conv9"),
+        service_url: URL_A.into(),
+        bot: bot(),
+        claimed_at: NOW,
+    };
+    assert_eq!(
+        s.store.claim_first_contact(&claim, NOW).await.unwrap(),
+        ClaimOutcome::Won
+    );
+    assert_eq!(
+        s.store.claim_first_contact(&claim, NOW).await.unwrap(),
+        ClaimOutcome::Lost
+    );
+    let mut other_user = claim.clone();
+    other_user.user.id = "29:u10".into();
+    assert_eq!(
+        s.store.claim_first_contact(&other_user, NOW).await.unwrap(),
+        ClaimOutcome::Won
+    );
+}
+
+async fn hundred_concurrent_install_claims_one_winner(s: Subject) {
+    let claim = Arc::new(install("19:team-race@thread.skype"));
+    let tasks: Vec<_> = (0..100)
+        .map(|_| {
+            let (store, claim) = (Arc::clone(&s.store), Arc::clone(&claim));
+            tokio::spawn(async move { store.claim_team_install(&claim, NOW).await })
+        })
+        .collect();
+    let mut won = 0;
+    for task in tasks {
+        if task.await.unwrap().unwrap().won() {
+            won += 1;
+        }
+    }
+    assert_eq!(won, 1, "exactly one of 100 concurrent claims wins");
+}
+
+async fn concurrent_duplicate_inbound_one_new(s: Subject) {
+    let reference = Arc::new(personal_reference("a:conv-race", "29:u11", "aad-11", URL_A));
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let (store, reference) = (Arc::clone(&s.store), Arc::clone(&reference));
+            tokio::spawn(async move { store.record_inbound(&reference, NOW).await })
+        })
+        .collect();
+    let mut new = 0;
+    for task in tasks {
+        if let InboundOutcome::New(_) = task.await.unwrap().unwrap() {
+            new += 1;
+        }
+    }
+    assert_eq!(new, 1, "one of 20 concurrent deliveries of one activity is new");
+}
+
+async fn dedupe_expires(s: Subject) {
+    let (c, a) = (conv("a:conv12"), ActivityId::from("act-12"));
+    assert_eq!(
+        s.store.claim_activity(&c, &a, 600, NOW).await.unwrap(),
+        ClaimOutcome::Won
+    );
+    assert_eq!(
+        s.store.claim_activity(&c, &a, 600, NOW.plus_secs(599)).await.unwrap(),
+        ClaimOutcome::Lost
+    );
+    assert_eq!(
+        s.store.claim_activity(&conv("a:other"), &a, 600, NOW).await.unwrap(),
+        ClaimOutcome::Won,
+        "activity ids are scoped by conversation"
+    );
+    assert_eq!(
+        s.store.claim_activity(&c, &a, 600, NOW.plus_secs(600)).await.unwrap(),
+        ClaimOutcome::Won,
+        "an expired claim counts as absent although TTL has not deleted it"
+    );
+}
+
+async fn sent_log_record_and_lookup(s: Subject) {
+    let sent = SentActivity {
+        conversation_id: conv("a:conv13"),
+        activity_id: "1:sent".into(),
+        sent_at: NOW,
+    };
+    assert_eq!(s.store.sent("demo:update", NOW).await.unwrap(), None);
+    s.store.record_sent("demo:update", &sent, None, NOW).await.unwrap();
+    assert_eq!(s.store.sent("demo:update", NOW).await.unwrap(), Some(sent.clone()));
+    s.store.record_sent("short", &sent, Some(10), NOW).await.unwrap();
+    assert_eq!(s.store.sent("short", NOW.plus_secs(9)).await.unwrap(), Some(sent));
+    assert_eq!(s.store.sent("short", NOW.plus_secs(10)).await.unwrap(), None);
+}
+
+async fn idempotency_keys(s: Subject) {
+    assert_eq!(
+        s.store.claim_idempotency("k1", NOW).await.unwrap(),
+        IdempotencyClaim::Won
+    );
+    assert_eq!(
+        s.store.claim_idempotency("k1", NOW).await.unwrap(),
+        IdempotencyClaim::Pending
+    );
+    let sent = SentActivity {
+        conversation_id: conv("a:conv14"),
+        activity_id: "1:x".into(),
+        sent_at: NOW,
+    };
+    s.store.complete_idempotency("k1", &sent, NOW).await.unwrap();
+    assert_eq!(
+        s.store.claim_idempotency("k1", NOW.plus_secs(3600)).await.unwrap(),
+        IdempotencyClaim::Done(sent)
+    );
+    // A pending claim whose sender crashed lapses.
+    assert_eq!(
+        s.store.claim_idempotency("k2", NOW).await.unwrap(),
+        IdempotencyClaim::Won
+    );
+    let lapsed = NOW.plus_secs(store::IDEMPOTENCY_PENDING_SECS);
+    assert_eq!(
+        s.store.claim_idempotency("k2", lapsed).await.unwrap(),
+        IdempotencyClaim::Won
+    );
+}
+
+fn subscription(conversation: &str, name: &str, due: Timestamp) -> Subscription {
+    Subscription {
+        conversation_id: conv(conversation),
+        name: name.into(),
+        every_secs: 3600,
+        next_due: due,
+        payload: json!({"question": "How is it going?"}),
+        poll_activity_id: None,
+        created_at: NOW,
+    }
+}
+
+async fn subscriptions_due_query(s: Subject) {
+    let early = subscription("19:a@thread.v2", "standup", Timestamp(NOW.0 - 60));
+    let exact = subscription("19:b@thread.v2", "poll", NOW);
+    let later = subscription("19:a@thread.v2", "retro", NOW.plus_secs(60));
+    for sub in [&later, &exact, &early] {
+        s.store.subscribe(sub, NOW).await.unwrap();
+    }
+    let due = s.store.due_subscriptions(NOW, 10).await.unwrap();
+    assert_eq!(due, vec![early.clone(), exact.clone()], "due ones, earliest first");
+    assert_eq!(s.store.due_subscriptions(NOW, 1).await.unwrap(), vec![early.clone()]);
+    let mut of_a = s.store.subscriptions_of(&conv("19:a@thread.v2"), NOW).await.unwrap();
+    of_a.sort_by(|x, y| x.name.cmp(&y.name));
+    assert_eq!(of_a, vec![later.clone(), early.clone()]);
+    assert!(
+        s.store
+            .unsubscribe(&early.conversation_id, &early.name, NOW)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.store
+            .unsubscribe(&early.conversation_id, &early.name, NOW)
+            .await
+            .unwrap()
+    );
+    assert_eq!(s.store.due_subscriptions(NOW, 10).await.unwrap(), vec![exact]);
+    assert_eq!(
+        s.store
+            .subscription(&early.conversation_id, &early.name, NOW)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+async fn slot_claimed_exactly_once(s: Subject) {
+    let sub = subscription("19:c@thread.v2", "poll", NOW);
+    s.store.subscribe(&sub, NOW).await.unwrap();
+    let next = NOW.plus_secs(3600);
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let store = Arc::clone(&s.store);
+            let c = sub.conversation_id.clone();
+            tokio::spawn(async move { store.claim_slot(&c, "poll", NOW, next, NOW).await })
+        })
+        .collect();
+    let mut won = 0;
+    for task in tasks {
+        if task.await.unwrap().unwrap().won() {
+            won += 1;
+        }
+    }
+    assert_eq!(won, 1, "a slot is claimed once");
+    let stored = s
+        .store
+        .subscription(&sub.conversation_id, "poll", NOW)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.next_due, next, "claiming advances the subscription");
+    assert!(s.store.due_subscriptions(NOW, 10).await.unwrap().is_empty());
+    assert_eq!(s.store.due_subscriptions(next, 10).await.unwrap().len(), 1);
+    assert!(
+        s.store
+            .set_poll_activity(&sub.conversation_id, "poll", &"1:poll".into(), NOW)
+            .await
+            .unwrap()
+    );
+    let stored = s
+        .store
+        .subscription(&sub.conversation_id, "poll", NOW)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.poll_activity_id, Some(ActivityId::from("1:poll")));
+    assert_eq!(stored.next_due, next);
+    assert_eq!(
+        s.store
+            .claim_slot(&sub.conversation_id, "gone", NOW, next, NOW)
+            .await
+            .unwrap(),
+        ClaimOutcome::Lost
+    );
+    assert!(
+        !s.store
+            .set_poll_activity(&sub.conversation_id, "gone", &"1:x".into(), NOW)
+            .await
+            .unwrap()
+    );
+}
+
+fn outbox(id: &str) -> OutboxItem {
+    OutboxItem {
+        id: id.into(),
+        topic: "welcome-dm".into(),
+        payload: json!({"conversationId": "a:x", "serviceUrl": URL_A, "text": "Welcome"}),
+        done: false,
+        created_at: NOW,
+    }
+}
+
+async fn outbox_enqueue_and_done(s: Subject) {
+    assert_eq!(s.store.enqueue(&outbox("o1"), NOW).await.unwrap(), ClaimOutcome::Won);
+    assert_eq!(s.store.enqueue(&outbox("o1"), NOW).await.unwrap(), ClaimOutcome::Lost);
+    assert_eq!(s.store.outbox_item("o1", NOW).await.unwrap(), Some(outbox("o1")));
+    assert!(s.store.mark_outbox_done("o1", NOW).await.unwrap());
+    assert!(s.store.outbox_item("o1", NOW).await.unwrap().unwrap().done);
+    assert_eq!(
+        s.store
+            .outbox_item("o1", NOW.plus_secs(store::KEEP_DONE_SECS))
+            .await
+            .unwrap(),
+        None,
+        "a done item expires"
+    );
+    assert!(!s.store.mark_outbox_done("nope", NOW).await.unwrap());
+    let batch = [outbox("b1"), outbox("b2"), outbox("b3")];
+    assert_eq!(s.store.enqueue_all(&batch, NOW).await.unwrap(), ClaimOutcome::Won);
+    assert_eq!(s.store.outbox_item("b3", NOW).await.unwrap(), Some(outbox("b3")));
+}
+
+async fn failed_multi_item_change_writes_nothing(s: Subject) {
+    s.store.enqueue(&outbox("taken"), NOW).await.unwrap();
+    let batch = [outbox("new-1"), outbox("new-2"), outbox("taken")];
+    assert_eq!(s.store.enqueue_all(&batch, NOW).await.unwrap(), ClaimOutcome::Lost);
+    assert_eq!(
+        s.store.outbox_item("new-1", NOW).await.unwrap(),
+        None,
+        "nothing half-written"
+    );
+    assert_eq!(
+        s.store.outbox_item("new-2", NOW).await.unwrap(),
+        None,
+        "nothing half-written"
+    );
+
+    // At the item level: a put and a delete in a batch whose check fails are both not applied.
+    let item = |pk: &str| Item {
+        pk: pk.into(),
+        sk: "X".into(),
+        kind: "test".into(),
+        gsi1: None,
+        expires_at: None,
+        data: json!({"v": 1}).as_object().cloned().unwrap(),
+    };
+    s.table
+        .write(
+            vec![Write::Put {
+                item: item("keep"),
+                cond: Cond::Always,
+            }],
+            NOW,
+        )
+        .await
+        .unwrap();
+    let outcome = s
+        .table
+        .write(
+            vec![
+                Write::Put {
+                    item: item("fresh"),
+                    cond: Cond::Absent,
+                },
+                Write::Delete {
+                    pk: "keep".into(),
+                    sk: "X".into(),
+                    cond: Cond::Always,
+                },
+                Write::Check {
+                    pk: "missing".into(),
+                    sk: "X".into(),
+                    cond: Cond::Present,
+                },
+            ],
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome, WriteOutcome::ConditionFailed(vec![2]));
+    assert_eq!(s.table.get("fresh", "X", NOW).await.unwrap(), None);
+    assert_eq!(s.table.get("keep", "X", NOW).await.unwrap(), Some(item("keep")));
+}
+
+async fn expired_items_are_absent(s: Subject) {
+    let mut it = Item {
+        pk: "TTL".into(),
+        sk: "a".into(),
+        kind: "test".into(),
+        gsi1: Some(("TESTDUE".into(), "0001".into())),
+        expires_at: Some(NOW.0),
+        data: serde_json::Map::new(),
+    };
+    s.table
+        .write(
+            vec![Write::Put {
+                item: it.clone(),
+                cond: Cond::Always,
+            }],
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        s.table.get("TTL", "a", Timestamp(NOW.0 - 1)).await.unwrap(),
+        Some(it.clone())
+    );
+    assert_eq!(s.table.get("TTL", "a", NOW).await.unwrap(), None);
+    assert!(s.table.query_prefix("TTL", "", NOW, 10).await.unwrap().is_empty());
+    assert!(s.table.query_gsi1("TESTDUE", "9", NOW, 10).await.unwrap().is_empty());
+    assert_eq!(
+        s.table
+            .query_gsi1("TESTDUE", "9", Timestamp(NOW.0 - 1), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    it.expires_at = None;
+    let replaced = s
+        .table
+        .write(
+            vec![Write::Put {
+                item: it.clone(),
+                cond: Cond::Absent,
+            }],
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        replaced,
+        WriteOutcome::Applied,
+        "an expired item does not block a claim"
+    );
+    assert_eq!(s.table.get("TTL", "a", NOW).await.unwrap(), Some(it));
+}
+
+async fn corrupt_item_is_a_typed_error(s: Subject) {
+    let bad = Item {
+        pk: "CONV#a:bad".into(),
+        sk: "REF".into(),
+        kind: "conversation".into(),
+        gsi1: None,
+        expires_at: None,
+        data: json!({"serviceUrl": 42}).as_object().cloned().unwrap(),
+    };
+    s.table
+        .write(
+            vec![Write::Put {
+                item: bad,
+                cond: Cond::Always,
+            }],
+            NOW,
+        )
+        .await
+        .unwrap();
+    let err = s.store.conversation(&conv("a:bad"), NOW).await.unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
+    assert!(!err.is_retryable());
+}
+
+async fn invalid_input_is_rejected(s: Subject) {
+    let err = s.store.conversation(&conv(""), NOW).await.unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+    let mut claim = install("");
+    claim.team_id = String::new();
+    assert!(matches!(
+        s.store.claim_team_install(&claim, NOW).await,
+        Err(StoreError::Invalid(_))
+    ));
+    let too_many: Vec<OutboxItem> = (0..101).map(|i| outbox(&format!("o{i}"))).collect();
+    assert!(matches!(
+        s.store.enqueue_all(&too_many, NOW).await,
+        Err(StoreError::Invalid(_))
+    ));
+    assert_eq!(s.store.outbox_item("o0", NOW).await.unwrap(), None);
+}
+
+/// Runs every case on a fresh subject from `make`, then reports.
+async fn run_suite<F, Fut>(backend: &str, make: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = (Subject, Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()>>>>)>,
+{
+    let mut lines = Vec::new();
+    for (name, case) in CASES {
+        let (subject, cleanup) = make().await;
+        case(subject).await;
+        cleanup().await;
+        lines.push(format!("STORE-CONTRACT {backend} {name} ok"));
+    }
+    lines.push(format!("STORE-CONTRACT {backend}: {} tests ran", CASES.len()));
+    report(backend, &lines);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn contract_embedded() {
+    run_suite("embedded", || async {
+        let (store, path) = fresh_embedded().await;
+        let cleanup: Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()>>>> = Box::new(move || {
+            Box::pin(async move {
+                if let Some(dir) = path.parent() {
+                    let _ = std::fs::remove_dir_all(dir);
+                }
+            })
+        });
+        (Subject::of(Arc::new(store)), cleanup)
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn contract_memory() {
+    run_suite("memory", || async {
+        let cleanup: Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()>>>> = Box::new(|| Box::pin(async {}));
+        (Subject::of(Arc::new(MemoryStore::new())), cleanup)
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn contract_dynamodb() {
+    if dynamo_endpoint("contract_dynamodb").is_none() {
+        return;
+    }
+    let client = aws_sdk_dynamodb::Client::new(&sdk_config().await);
+    run_suite("dynamodb", || {
+        let client = client.clone();
+        async move {
+            let store = Arc::new(fresh_dynamo(client).await);
+            let for_cleanup = Arc::clone(&store);
+            let cleanup: Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()>>>> = Box::new(move || {
+                Box::pin(async move {
+                    let _ = for_cleanup.delete_table().await;
+                })
+            });
+            (Subject::of(store), cleanup)
+        }
+    })
+    .await;
+}
