@@ -8,6 +8,7 @@ use crate::roster::roster_text;
 use crate::text::{command_of, echo_text, is_bot_mentioned, strip_bot_mentions};
 use models::connector::{ConversationParameters, PagedMembersResult};
 use models::{Activity, ActivityId, ActivityKind, ChannelAccount, ConversationId, ConversationType, TenantId};
+use models::{char_count, fits_message_budget, truncate_utf16, utf16_len};
 
 /// Page size the `members` command asks the roster for.
 pub const MEMBERS_PAGE_SIZE: u32 = 100;
@@ -289,9 +290,23 @@ fn command(activity: &Activity, from: &ChannelAccount, bot: &BotIdentity, text: 
         }),
         _ => match cmd.strip_prefix("subscribe") {
             Some(rest) if rest.is_empty() || rest.starts_with(' ') => subscribe(activity, rest.trim()),
-            _ => Decision::Reply(vec![reply(&echo_text(text))]),
+            _ => Decision::Reply(vec![echo(activity, text)]),
         },
     }
+}
+
+/// The echo reply. A text so long that the reply would break the message size budget is quoted shortened
+/// (cut on a character boundary, ending with `…`); `n` still counts the whole text.
+fn echo(activity: &Activity, text: &str) -> Activity {
+    let count = char_count(text);
+    let mut reply = activity.reply(echo_text(text));
+    let mut units = utf16_len(text);
+    while !fits_message_budget(&reply) && units > 0 {
+        units = units * 9 / 10;
+        let quoted = format!("{}…", truncate_utf16(text, units));
+        reply = activity.reply(format!("You sent {quoted} which was {count} characters"));
+    }
+    reply
 }
 
 fn subscribe(activity: &Activity, minutes: &str) -> Decision {

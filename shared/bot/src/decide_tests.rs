@@ -486,3 +486,20 @@ fn non_messages_own_messages_and_senderless_activities_are_ignored() {
         "channel or group chat message without a mention of the bot"
     );
 }
+
+#[test]
+fn a_huge_message_is_echoed_shortened_within_the_size_budget_with_the_full_count() {
+    for text in ["a".repeat(50_000), "😀\"".repeat(20_000)] {
+        let n = text.chars().count();
+        let r = replies(decide(&personal(&text), &bot()));
+        assert!(models::fits_message_budget(&r[0]));
+        let echoed = r[0].text().unwrap();
+        assert!(echoed.starts_with("You sent "));
+        assert!(echoed.ends_with(&format!("… which was {n} characters")), "{echoed:.60}");
+    }
+    let ordinary = "x".repeat(10_000);
+    assert_eq!(
+        only_text(decide(&personal(&ordinary), &bot())),
+        format!("You sent {ordinary} which was 10000 characters")
+    );
+}
