@@ -56,6 +56,11 @@ export class BotEvent {
     this.fromId = message.from?.id;
   }
 
+  /** Everything a user would read: the text and the attachments' JSON (for "mentions X" checks). */
+  get content() {
+    return `${this.text}\n${JSON.stringify(this.attachments)}`;
+  }
+
   /** The adaptive cards in this message (their `content`). */
   get cards() {
     return this.attachments

@@ -34,7 +34,7 @@ test('help lists the commands', { skip: unsupportedByEchoBot('help') }, async ()
   const sent = await pg.sendPersonal('help');
   const reply = await pg.waitForMessage(sent.conversationId, () => true, { since });
   for (const command of ['help', 'whoami', 'members']) {
-    assert.ok(reply.text.includes(command), `help should mention ${command}: ${JSON.stringify(reply.text)}`);
+    assert.ok(reply.content.includes(command), `help should mention ${command}: ${reply.content}`);
   }
   assert.ok(!reply.text.startsWith('You sent'), 'help must not fall back to echo');
 });
@@ -43,8 +43,8 @@ test('whoami names the user and the tenant', { skip: unsupportedByEchoBot('whoam
   const since = pg.mark();
   const sent = await pg.sendPersonal('whoami');
   const reply = await pg.waitForMessage(sent.conversationId, () => true, { since });
-  assert.ok(reply.text.includes(pg.me.id), `whoami should show the user id ${pg.me.id}: ${reply.text}`);
-  assert.ok(reply.text.includes(pg.config.tenantId), `whoami should show the tenant: ${reply.text}`);
+  assert.ok(reply.content.includes(pg.me.id), `whoami should show the user id ${pg.me.id}: ${reply.content}`);
+  assert.ok(reply.content.includes(pg.config.tenantId), `whoami should show the tenant: ${reply.content}`);
 });
 
 test('a channel message with the bot @mentioned gets the echo, mention stripped, in its thread', async () => {
@@ -92,6 +92,6 @@ test('members in a channel answers with the roster', async () => {
   const sent = await pg.sendChannel('members');
   const reply = await pg.waitForMessage(sent.conversationId, () => true, { since });
   for (const name of names) {
-    assert.ok(reply.text.includes(name), `the roster answer should name ${name}: ${JSON.stringify(reply.text)}`);
+    assert.ok(reply.content.includes(name), `the roster answer should name ${name}: ${reply.content}`);
   }
 });
