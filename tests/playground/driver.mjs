@@ -146,6 +146,14 @@ export class Playground {
         return;
       }
       const event = new BotEvent(this.events.length, frame);
+      if (event.kind === 'update') {
+        // An update of a thread's root names only the channel: take the thread from the message's creation.
+        const created = this.events.find((e) => e.kind === 'create' && e.messageId === event.messageId);
+        if (created) {
+          event.conversationId = created.conversationId;
+          event.topConversationId = created.topConversationId;
+        }
+      }
       this.events.push(event);
       for (const waiter of [...this.#waiters]) waiter(event);
     });

@@ -94,6 +94,9 @@ test('subscribe in a channel (bot @mentioned), then a tick posts a poll card in 
     what: `a poll card in the channel ${channel}`,
   });
   const updated = await answer(poll);
-  if (updated.kind === 'update') assert.equal(updated.messageId, poll.messageId);
+  if (updated.kind === 'update') {
+    assert.equal(updated.messageId, poll.messageId);
+    assert.equal(updated.conversationId, poll.conversationId);
+  }
   assert.notDeepEqual(updated.cards[0], poll.cards[0], 'the card shows the answer');
 });

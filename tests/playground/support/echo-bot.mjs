@@ -13,7 +13,7 @@ const [host, port] = (process.env.BIND_ADDR ?? '127.0.0.1:3978').split(':');
 const allowed = (process.env.BOT_ALLOWED_SERVICE_URLS ?? '').split(',').filter(Boolean);
 
 const welcomed = new Set(); // conversation ids (thread part dropped) that got their welcome
-const subscriptions = new Map(); // conversation id -> {serviceUrl, conversation, pollMessageId?}
+const subscriptions = new Map(); // conversation id (a channel, not a thread) -> {activity, pollMessageId?, answers}
 
 function connectorUrl(serviceUrl, path) {
   if (!allowed.some((prefix) => serviceUrl.startsWith(prefix))) {
@@ -81,7 +81,7 @@ async function onActivity(activity) {
   if (activity.type !== 'message') return undefined;
 
   if (activity.value?.poll) {
-    const sub = subscriptions.get(activity.conversation.id);
+    const sub = subscriptions.get(activity.conversation.id.split(';')[0]);
     if (!sub || sub.pollMessageId !== activity.replyToId) return undefined;
     sub.answers += 1;
     const id = encodeURIComponent(activity.conversation.id);
@@ -110,7 +110,7 @@ async function onActivity(activity) {
     return reply(activity, { text: `Members: ${members.map((m) => m.name).join(', ')}` });
   }
   if (text === 'subscribe') {
-    subscriptions.set(activity.conversation.id, { activity, pollMessageId: undefined, answers: 0 });
+    subscriptions.set(activity.conversation.id.split(';')[0], { activity, pollMessageId: undefined, answers: 0 });
     return reply(activity, { text: 'Subscribed to the check-in poll.' });
   }
   return reply(activity, { text: `You sent ${text} which was ${[...text].length} characters` });
