@@ -1,51 +1,29 @@
-//! The whole bot on one machine. See README.md.
+//! The whole bot on one machine: `cargo run --release --bin devserver`. See README.md.
 
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
-use axum::routing::{get, post};
-use std::net::SocketAddr;
+use service::{App, Config, Runtime};
 
-const MAX_BODY: usize = 256 * 1024;
-
-async fn messages(body: Bytes) -> (StatusCode, String) {
-    if body.len() > MAX_BODY {
-        return (StatusCode::PAYLOAD_TOO_LARGE, "body over 256 KiB".to_owned());
-    }
-    match models::Activity::from_slice(&body) {
-        Ok(activity) => {
-            tracing::info!(
-                kind = activity.type_name(),
-                text = activity.text().unwrap_or(""),
-                "activity received"
-            );
-            (StatusCode::OK, String::new())
-        }
-        Err(e) => (StatusCode::BAD_REQUEST, format!("not an activity: {e}")),
-    }
-}
+mod routes;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
-        .init();
-    let addr: SocketAddr = std::env::var("BIND_ADDR")
-        .unwrap_or_else(|_| "127.0.0.1:3978".into())
-        .parse()?;
-    let app_id = std::env::var("MICROSOFT_APP_ID").unwrap_or_default();
-    if app_id.is_empty() && !addr.ip().is_loopback() {
-        anyhow::bail!(
-            "MICROSOFT_APP_ID is empty (anonymous mode), which is only allowed on a loopback BIND_ADDR, not {addr}"
-        );
+    service::telemetry::init();
+    let config = Config::from_env(Runtime::Devserver)?;
+    let addr = config
+        .bind_addr
+        .unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 3978)));
+    let (app, changes) = App::build(&config).await?;
+    if let Some(changes) = changes {
+        tokio::spawn(service::background::run_change_feed(app.clone(), changes));
     }
-    let app = Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/api/messages", post(messages))
-        .layer(DefaultBodyLimit::max(MAX_BODY + 1));
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    tracing::info!(%addr, "devserver listening");
-    axum::serve(listener, app).await?;
+    tracing::info!(%addr, anonymous = matches!(app.inbound, service::Inbound::Anonymous), "devserver listening");
+    axum::serve(
+        listener,
+        routes::router(app).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
     Ok(())
 }

@@ -1,24 +1,33 @@
-//! The messaging webhook Lambda. Behaviour lives in the `service` crate; this is glue.
+//! The messaging webhook Lambda (API Gateway HTTP API or Function URL). Behaviour lives in `service`.
 
+use lambda_http::http::{Method, header};
 use lambda_http::{Body, Error, Request, Response, run, service_fn};
+use service::{App, Config, Runtime};
 
-/// Bodies over this are refused before parsing (CONTRACT.md: 413 over 256 KiB).
-const MAX_BODY: usize = 256 * 1024;
-
-async fn handle(request: Request) -> Result<Response<Body>, Error> {
-    let body = request.body().as_ref();
-    let (status, reason) = if body.len() > MAX_BODY {
-        (413, "body over 256 KiB")
-    } else {
-        match models::Activity::from_slice(body) {
-            Ok(_) => (200, ""),
-            Err(_) => (400, "not an activity"),
-        }
-    };
-    Ok(Response::builder().status(status).body(Body::from(reason))?)
+async fn handle(app: &App, request: Request) -> Result<Response<Body>, Error> {
+    if request.method() != Method::POST {
+        return Ok(Response::builder()
+            .status(405)
+            .header(header::ALLOW, "POST")
+            .body(Body::from("POST only"))?);
+    }
+    let authorization = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let answer = service::handle(app, authorization, request.body().as_ref()).await;
+    let (status, content_type, body) = answer.into_parts();
+    Ok(Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, content_type)
+        .body(Body::from(body))?)
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    run(service_fn(handle)).await
+    service::telemetry::init();
+    let config = Config::from_env(Runtime::Lambda)?;
+    let (app, _) = App::build(&config).await?;
+    let app = &app;
+    run(service_fn(move |request| handle(app, request))).await
 }

@@ -1,0 +1,97 @@
+//! The running bot: its identity and the adapters behind each port, built once at cold start.
+
+use crate::config::{Config, StateChoice};
+use auth::{AuthMode, Authenticator};
+use bot::BotIdentity;
+use connector::{Connector, HttpConnector};
+use std::sync::Arc;
+use store::{ChangeEvent, DynamoStore, EmbeddedStore, Store};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+/// How inbound requests are authenticated.
+#[derive(Clone, Debug)]
+pub enum Inbound {
+    /// Local development on loopback: no token is checked.
+    Anonymous,
+    /// Every request needs a valid Bot Framework token.
+    Verified(Arc<Authenticator>),
+}
+
+/// The bot with its ports. Cheap to clone (everything is shared).
+#[derive(Clone, Debug)]
+pub struct App {
+    pub bot: BotIdentity,
+    pub connector: Arc<dyn Connector>,
+    pub store: Arc<dyn Store>,
+    pub inbound: Inbound,
+    /// Also welcome each team member 1:1 when the bot is added to a team.
+    pub welcome_roster: bool,
+}
+
+/// Why the bot cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Mode(#[from] auth::StartupError),
+    #[error("inbound key source: {0}")]
+    Keys(#[from] auth::KeySourceError),
+    #[error("connector: {0}")]
+    Connector(#[from] connector::ConfigError),
+    #[error("state store: {0}")]
+    Store(#[from] store::StoreError),
+}
+
+impl App {
+    /// Builds the adapters `config` names. For the embedded store it also answers the store's change events,
+    /// which the devserver uses in place of the DynamoDB stream.
+    ///
+    /// # Errors
+    /// [`StartupError`]: anonymous mode off loopback, a bad allowlist or key URL, a store that cannot open.
+    pub async fn build(config: &Config) -> Result<(Self, Option<UnboundedReceiver<ChangeEvent>>), StartupError> {
+        let mode = AuthMode::resolve(&config.auth.app_id, config.bind_addr)?;
+        let inbound = match mode {
+            AuthMode::Anonymous => Inbound::Anonymous,
+            AuthMode::Verified => {
+                let authenticator = Authenticator::new(&config.auth)?;
+                // Warm the key cache at cold start; a failure here is retried on the first request.
+                if let Err(e) = authenticator.prefetch().await {
+                    tracing::warn!(error = %e, "could not prefetch the inbound signing keys");
+                }
+                Inbound::Verified(Arc::new(authenticator))
+            }
+        };
+        let connector: Arc<dyn Connector> = Arc::new(HttpConnector::new(&config.connector)?);
+        let (store, changes): (Arc<dyn Store>, _) = match &config.state {
+            StateChoice::Embedded { path } => {
+                let store = match path {
+                    Some(path) => EmbeddedStore::open(path).await?,
+                    None => EmbeddedStore::open(store::DEFAULT_STATE_PATH).await?,
+                };
+                let changes = store.subscribe_changes();
+                (Arc::new(store), Some(changes))
+            }
+            StateChoice::DynamoDb { table } => {
+                let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                (
+                    Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table.clone())),
+                    None,
+                )
+            }
+        };
+        let bot = if config.auth.app_id.is_empty() {
+            BotIdentity::new(String::new(), config.bot_name.clone())
+        } else {
+            BotIdentity::from_app_id(&config.auth.app_id, config.bot_name.clone())
+        };
+        Ok((
+            Self {
+                bot,
+                connector,
+                store,
+                inbound,
+                welcome_roster: config.welcome_roster,
+            },
+            changes,
+        ))
+    }
+}

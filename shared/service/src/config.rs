@@ -1,0 +1,142 @@
+//! One typed configuration, read once at cold start (CONTRACT.md "Configuration").
+
+use auth::AuthConfig;
+use connector::ConnectorConfig;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Which state store to use (`STATE_STORE`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StateChoice {
+    /// The embedded redb store at `STATE_PATH` (the devserver's default).
+    Embedded { path: Option<PathBuf> },
+    /// DynamoDB table `TABLE_NAME` (the Lambdas' default).
+    DynamoDb { table: String },
+}
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("auth configuration: {0}")]
+    Auth(#[from] auth::ConfigError),
+    #[error("connector configuration: {0}")]
+    Connector(#[from] connector::ConfigError),
+    #[error("STATE_STORE must be `embedded` or `dynamodb`, not `{0}`")]
+    StateStore(String),
+    #[error("TABLE_NAME is required with STATE_STORE=dynamodb")]
+    TableName,
+    #[error("BIND_ADDR `{0}` is not an address such as 127.0.0.1:3978")]
+    BindAddr(String),
+    #[error("WELCOME_ROSTER must be `true` or `false`, not `{0}`")]
+    WelcomeRoster(String),
+}
+
+/// Everything a function or the devserver needs, typed.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub auth: AuthConfig,
+    pub connector: ConnectorConfig,
+    pub state: StateChoice,
+    /// `WELCOME_ROSTER`: also welcome each team member 1:1 when added to a team.
+    pub welcome_roster: bool,
+    /// `BOT_NAME`: the display name the bot uses for itself (mentions, welcome texts).
+    pub bot_name: String,
+    /// `BIND_ADDR` (devserver only).
+    pub bind_addr: Option<SocketAddr>,
+}
+
+/// Where the config is read: the devserver (embedded store by default, a bind address) or a Lambda
+/// (DynamoDB by default, no bind address).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Runtime {
+    Devserver,
+    Lambda,
+}
+
+impl Config {
+    /// Reads the process environment.
+    ///
+    /// # Errors
+    /// A variable that is set but malformed, or a required one missing.
+    pub fn from_env(runtime: Runtime) -> Result<Self, ConfigError> {
+        Self::from_lookup(runtime, |name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `var` (tests pass a map).
+    ///
+    /// # Errors
+    /// As [`Config::from_env`].
+    pub fn from_lookup(runtime: Runtime, var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let set = |name: &str| var(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let default_store = match runtime {
+            Runtime::Devserver => "embedded",
+            Runtime::Lambda => "dynamodb",
+        };
+        let state = match set("STATE_STORE").as_deref().unwrap_or(default_store) {
+            "embedded" => StateChoice::Embedded {
+                path: set("STATE_PATH").map(PathBuf::from),
+            },
+            "dynamodb" => StateChoice::DynamoDb {
+                table: set("TABLE_NAME").ok_or(ConfigError::TableName)?,
+            },
+            other => return Err(ConfigError::StateStore(other.to_owned())),
+        };
+        let welcome_roster = match set("WELCOME_ROSTER").as_deref() {
+            None | Some("false" | "0") => false,
+            Some("true" | "1") => true,
+            Some(other) => return Err(ConfigError::WelcomeRoster(other.to_owned())),
+        };
+        let bind_addr = match runtime {
+            Runtime::Lambda => None,
+            Runtime::Devserver => {
+                let raw = set("BIND_ADDR").unwrap_or_else(|| "127.0.0.1:3978".to_owned());
+                Some(raw.parse().map_err(|_| ConfigError::BindAddr(raw))?)
+            }
+        };
+        Ok(Self {
+            auth: AuthConfig::from_lookup(&var)?,
+            connector: ConnectorConfig::from_lookup(&var)?,
+            state,
+            welcome_roster,
+            bot_name: set("BOT_NAME").unwrap_or_else(|| "Teams Bot".to_owned()),
+            bind_addr,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn devserver_defaults_to_the_embedded_store_on_loopback() {
+        let config = Config::from_lookup(Runtime::Devserver, lookup(&[])).unwrap();
+        assert_eq!(config.state, StateChoice::Embedded { path: None });
+        assert_eq!(config.bind_addr, Some("127.0.0.1:3978".parse().unwrap()));
+        assert!(!config.welcome_roster);
+    }
+
+    #[test]
+    fn lambda_defaults_to_dynamodb_and_needs_a_table() {
+        assert!(matches!(
+            Config::from_lookup(Runtime::Lambda, lookup(&[])),
+            Err(ConfigError::TableName)
+        ));
+        let config = Config::from_lookup(Runtime::Lambda, lookup(&[("TABLE_NAME", "t")])).unwrap();
+        assert_eq!(config.state, StateChoice::DynamoDb { table: "t".into() });
+        assert_eq!(config.bind_addr, None);
+    }
+
+    #[test]
+    fn malformed_values_are_errors() {
+        assert!(Config::from_lookup(Runtime::Devserver, lookup(&[("STATE_STORE", "redis")])).is_err());
+        assert!(Config::from_lookup(Runtime::Devserver, lookup(&[("WELCOME_ROSTER", "yes")])).is_err());
+        assert!(Config::from_lookup(Runtime::Devserver, lookup(&[("BIND_ADDR", "nowhere")])).is_err());
+    }
+}

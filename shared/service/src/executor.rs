@@ -1,0 +1,371 @@
+//! Runs the bot's decisions against the ports: the Connector for what Teams sees, the store for what must be
+//! remembered. Failures are logged and, where the plan has one, answered with its `on_failure` reply; a 403 that
+//! says the bot was removed marks the conversation inactive.
+
+use crate::app::App;
+use bot::poll::{PollDefinition, PollState, apply_vote, poll_message, vote_invoke_response};
+use bot::{
+    Decision, DeleteDemoPlan, DmMePlan, MembersPlan, NewThreadPlan, PollAnswer, SubscribePlan, UnsubscribePlan,
+    UpdateDemoPlan,
+};
+use connector::ConnectorError;
+use models::connector::PagedMembersResult;
+use models::{Activity, ActivityId, ConversationId, ConversationReference};
+use serde_json::{Value, json};
+use store::{InactiveReason, PersonalConversation, Subscription, Timestamp};
+
+/// The subscription name of the reference bot's poll (one per conversation).
+pub const POLL_SUBSCRIPTION: &str = "poll";
+/// The most roster pages read for one `members` command.
+const MAX_ROSTER_PAGES: usize = 50;
+
+/// Carries out `decision` for the inbound `activity`. Answers the invoke response body, if the activity needs one.
+pub async fn execute(
+    app: &App,
+    activity: &Activity,
+    reference: &ConversationReference,
+    decision: Decision,
+) -> Option<Value> {
+    let ctx = Ctx {
+        app,
+        activity,
+        reference,
+    };
+    match decision {
+        Decision::Reply(replies) => {
+            for reply in &replies {
+                if ctx.reply(reply).await.is_err() {
+                    break;
+                }
+            }
+            None
+        }
+        Decision::DmMe(plan) => {
+            ctx.dm_me(plan).await;
+            None
+        }
+        Decision::NewThread(plan) => {
+            ctx.new_thread(plan).await;
+            None
+        }
+        Decision::Members(plan) => {
+            ctx.members(plan).await;
+            None
+        }
+        Decision::UpdateDemo(plan) => {
+            ctx.update_demo(plan).await;
+            None
+        }
+        Decision::DeleteDemo(plan) => {
+            ctx.delete_demo(plan).await;
+            None
+        }
+        Decision::Subscribe(plan) => {
+            ctx.subscribe(plan).await;
+            None
+        }
+        Decision::Unsubscribe(plan) => {
+            ctx.unsubscribe(plan).await;
+            None
+        }
+        Decision::PollAnswer(answer) => ctx.poll_answer(answer).await,
+        Decision::Ignore(why) => {
+            tracing::debug!(reason = why.reason(), "nothing to do");
+            None
+        }
+        _ => None,
+    }
+}
+
+struct Ctx<'a> {
+    app: &'a App,
+    activity: &'a Activity,
+    reference: &'a ConversationReference,
+}
+
+impl Ctx<'_> {
+    fn service_url(&self) -> &str {
+        &self.reference.service_url
+    }
+
+    fn conversation(&self) -> &ConversationId {
+        &self.reference.conversation.id
+    }
+
+    /// Posts a reply in the inbound conversation (threaded under the inbound activity when it has an id).
+    async fn reply(&self, reply: &Activity) -> Result<ActivityId, ConnectorError> {
+        let connector = &self.app.connector;
+        let result = match &self.activity.id {
+            Some(id) => {
+                connector
+                    .reply_to_activity(self.service_url(), self.conversation(), id, reply)
+                    .await
+            }
+            None => {
+                connector
+                    .send_to_conversation(self.service_url(), self.conversation(), reply)
+                    .await
+            }
+        };
+        match result {
+            Ok(sent) => Ok(sent.id),
+            Err(e) => {
+                self.failed("reply", &e, self.conversation()).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Logs a failed Connector call; marks the conversation inactive when Teams says the bot was removed.
+    async fn failed(&self, what: &str, error: &ConnectorError, conversation: &ConversationId) {
+        tracing::warn!(operation = what, error = %error, "connector call failed");
+        if error.is_bot_removed()
+            && let Err(e) = self
+                .app
+                .store
+                .mark_inactive(conversation, InactiveReason::Forbidden, Timestamp::now())
+                .await
+        {
+            tracing::error!(error = %e, "could not mark the conversation inactive");
+        }
+    }
+
+    async fn dm_me(&self, plan: DmMePlan) {
+        let now = Timestamp::now();
+        let known = self
+            .app
+            .store
+            .personal_by_user(&plan.tenant, &plan.user.id, now)
+            .await
+            .ok()
+            .flatten();
+        let conversation = match known {
+            Some(personal) => personal.conversation_id,
+            None => match self
+                .app
+                .connector
+                .create_conversation(self.service_url(), &plan.create)
+                .await
+            {
+                Ok(created) => {
+                    let personal = PersonalConversation {
+                        tenant_id: plan.tenant.clone(),
+                        user_id: plan.user.id.clone(),
+                        aad_object_id: plan.user.aad_object_id.clone(),
+                        conversation_id: created.id.clone(),
+                        service_url: self.service_url().to_owned(),
+                        updated_at: now,
+                    };
+                    if let Err(e) = self.app.store.record_personal(&personal, now).await {
+                        tracing::warn!(error = %e, "could not record the personal conversation");
+                    }
+                    created.id
+                }
+                Err(e) => {
+                    self.failed("create 1:1", &e, self.conversation()).await;
+                    let _ = self.reply(&plan.on_failure).await;
+                    return;
+                }
+            },
+        };
+        match self
+            .app
+            .connector
+            .send_to_conversation(self.service_url(), &conversation, &plan.message)
+            .await
+        {
+            Ok(_) => {
+                let _ = self.reply(&plan.report_back).await;
+            }
+            Err(e) => {
+                self.failed("send 1:1", &e, &conversation).await;
+                let _ = self.reply(&plan.on_failure).await;
+            }
+        }
+    }
+
+    async fn new_thread(&self, plan: NewThreadPlan) {
+        match self
+            .app
+            .connector
+            .create_conversation(self.service_url(), &plan.create)
+            .await
+        {
+            Ok(_) => {
+                let _ = self.reply(&plan.report_back).await;
+            }
+            Err(e) => {
+                self.failed("new thread", &e, self.conversation()).await;
+                let _ = self.reply(&plan.on_failure).await;
+            }
+        }
+    }
+
+    async fn members(&self, plan: MembersPlan) {
+        let mut pages: Vec<PagedMembersResult> = Vec::new();
+        let mut token: Option<String> = None;
+        for _ in 0..MAX_ROSTER_PAGES {
+            let page = self
+                .app
+                .connector
+                .get_paged_members(
+                    self.service_url(),
+                    &plan.roster_of,
+                    Some(plan.page_size),
+                    token.as_deref(),
+                )
+                .await;
+            match page {
+                Ok(page) => {
+                    token = page.continuation_token.clone().filter(|t| !t.is_empty());
+                    pages.push(page);
+                    if token.is_none() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    self.failed("roster", &e, self.conversation()).await;
+                    let _ = self.reply(&plan.on_failure).await;
+                    return;
+                }
+            }
+        }
+        let _ = self.reply(&plan.finish(&pages)).await;
+    }
+
+    async fn update_demo(&self, plan: UpdateDemoPlan) {
+        let Ok(id) = self.reply(&plan.first).await else { return };
+        let mut replacement = plan.replacement;
+        replacement.id = Some(id.clone());
+        if let Err(e) = self
+            .app
+            .connector
+            .update_activity(self.service_url(), self.conversation(), &id, &replacement)
+            .await
+        {
+            self.failed("update", &e, self.conversation()).await;
+            let _ = self.reply(&plan.on_failure).await;
+        }
+    }
+
+    async fn delete_demo(&self, plan: DeleteDemoPlan) {
+        let Ok(id) = self.reply(&plan.first).await else { return };
+        match self
+            .app
+            .connector
+            .delete_activity(self.service_url(), self.conversation(), &id)
+            .await
+        {
+            Ok(()) => {
+                let _ = self.reply(&plan.after).await;
+            }
+            Err(e) => {
+                self.failed("delete", &e, self.conversation()).await;
+                let _ = self.reply(&plan.on_failure).await;
+            }
+        }
+    }
+
+    async fn subscribe(&self, plan: SubscribePlan) {
+        let now = Timestamp::now();
+        let subscription = Subscription {
+            conversation_id: plan.conversation.clone(),
+            name: POLL_SUBSCRIPTION.to_owned(),
+            every_secs: u64::from(plan.interval_minutes) * 60,
+            next_due: now,
+            payload: poll_payload(&plan.poll, self.reference, None),
+            poll_activity_id: None,
+            created_at: now,
+        };
+        match self.app.store.subscribe(&subscription, now).await {
+            Ok(()) => {
+                let _ = self.reply(&plan.confirmation).await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "subscribe failed");
+                let _ = self.reply(&plan.on_failure).await;
+            }
+        }
+    }
+
+    async fn unsubscribe(&self, plan: UnsubscribePlan) {
+        match self
+            .app
+            .store
+            .unsubscribe(&plan.conversation, POLL_SUBSCRIPTION, Timestamp::now())
+            .await
+        {
+            Ok(true) => {
+                let _ = self.reply(&plan.done).await;
+            }
+            Ok(false) => {
+                let _ = self.reply(&plan.not_subscribed).await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "unsubscribe failed");
+                let _ = self.reply(&plan.on_failure).await;
+            }
+        }
+    }
+
+    /// A vote: apply it to the poll's state and update the poll message in place (PUT).
+    async fn poll_answer(&self, answer: PollAnswer) -> Option<Value> {
+        let invoke_body = answer.via_invoke.then(vote_invoke_response);
+        let now = Timestamp::now();
+        let conversation = ConversationId::from(answer.vote.poll_id.as_str());
+        let Ok(Some(mut subscription)) = self.app.store.subscription(&conversation, POLL_SUBSCRIPTION, now).await
+        else {
+            tracing::info!(poll = %answer.vote.poll_id, "vote for a poll that is no longer subscribed");
+            return invoke_body;
+        };
+        let Some(state) = subscription
+            .payload
+            .get("state")
+            .and_then(|s| serde_json::from_value::<PollState>(s.clone()).ok())
+        else {
+            return invoke_body;
+        };
+        let updated = match apply_vote(&state, &answer.vote) {
+            Ok(updated) => updated,
+            Err(e) => {
+                tracing::info!(error = %e, "vote refused");
+                return invoke_body;
+            }
+        };
+        if let Some(map) = subscription.payload.as_object_mut() {
+            map.insert(
+                "state".to_owned(),
+                serde_json::to_value(&updated).unwrap_or(Value::Null),
+            );
+        }
+        if let Err(e) = self.app.store.subscribe(&subscription, now).await {
+            tracing::warn!(error = %e, "could not store the vote");
+            return invoke_body;
+        }
+        let Some(message_id) = answer.message_id.or(subscription.poll_activity_id.clone()) else {
+            return invoke_body;
+        };
+        let mut message = poll_message(&updated);
+        message.id = Some(message_id.clone());
+        if let Err(e) = self
+            .app
+            .connector
+            .update_activity(self.service_url(), self.conversation(), &message_id, &message)
+            .await
+        {
+            self.failed("update poll", &e, self.conversation()).await;
+        }
+        invoke_body
+    }
+}
+
+/// What a poll subscription remembers: the poll, where to post it, and the current slot's state.
+pub fn poll_payload(poll: &PollDefinition, reference: &ConversationReference, state: Option<&PollState>) -> Value {
+    json!({
+        "poll": poll,
+        "serviceUrl": reference.service_url,
+        "tenantId": reference.tenant_id,
+        "bot": reference.bot,
+        "state": state,
+    })
+}

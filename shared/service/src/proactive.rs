@@ -1,0 +1,370 @@
+//! Proactive work: notify operations (CONTRACT.md "Proactive operations") and the scheduled polling tick.
+
+use crate::app::App;
+use crate::executor::POLL_SUBSCRIPTION;
+use bot::poll::{PollDefinition, PollState, poll_message};
+use connector::ConnectorError;
+use models::{Activity, ActivityId, ChannelAccount, ConversationId, Message, TenantId};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use store::{IdempotencyClaim, SentActivity, StoreError, Timestamp};
+
+/// One notify operation.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Operation {
+    Update {
+        update: Target2,
+        message: Message,
+    },
+    Delete {
+        delete: Target2,
+    },
+    Send {
+        to: To,
+        message: Message,
+        #[serde(default, rename = "idempotencyKey")]
+        idempotency_key: Option<String>,
+    },
+}
+
+/// A sent activity: conversation + activity ids.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Target2 {
+    pub conversation_id: ConversationId,
+    pub activity_id: ActivityId,
+}
+
+/// Whom to send to.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum To {
+    User {
+        #[serde(default, rename = "aadObjectId")]
+        aad_object_id: Option<String>,
+        #[serde(default)]
+        id: Option<String>,
+        #[serde(rename = "tenantId")]
+        tenant_id: TenantId,
+    },
+    Channel {
+        id: String,
+        #[serde(rename = "teamId")]
+        team_id: String,
+    },
+    Conversation {
+        id: ConversationId,
+    },
+}
+
+/// A notify failure: an HTTP status and a `{"error": {code, message}}` body.
+#[derive(Debug, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct NotifyError {
+    pub status: u16,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl NotifyError {
+    fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The JSON body.
+    #[must_use]
+    pub fn body(&self) -> Value {
+        json!({"error": {"code": self.code, "message": self.message}})
+    }
+}
+
+impl From<StoreError> for NotifyError {
+    fn from(e: StoreError) -> Self {
+        Self::new(503, "StoreUnavailable", e.to_string())
+    }
+}
+
+impl From<ConnectorError> for NotifyError {
+    fn from(e: ConnectorError) -> Self {
+        let code = if e.is_bot_removed() {
+            "BotRemoved"
+        } else {
+            "ConnectorError"
+        };
+        Self::new(e.http_status(), code, e.to_string())
+    }
+}
+
+/// Parses and runs one operation from JSON bytes; answers the status and the JSON body.
+pub async fn notify_json(app: &App, body: &[u8]) -> (u16, Value) {
+    let operation: Operation = match serde_json::from_slice(body) {
+        Ok(op) => op,
+        Err(e) => return (400, NotifyError::new(400, "InvalidRequest", e.to_string()).body()),
+    };
+    match notify(app, operation).await {
+        Ok(value) => (200, value),
+        Err(e) => (e.status, e.body()),
+    }
+}
+
+/// Runs one operation; answers `{conversationId, activityId}` for a send and `{}` for update and delete.
+///
+/// # Errors
+/// [`NotifyError`]: unknown target (404), inactive conversation (410), refused by Teams, invalid request (400).
+pub async fn notify(app: &App, operation: Operation) -> Result<Value, NotifyError> {
+    let now = Timestamp::now();
+    match operation {
+        Operation::Send {
+            to,
+            message,
+            idempotency_key,
+        } => {
+            let activity = message_activity(message);
+            let Some(key) = idempotency_key.filter(|k| !k.is_empty()) else {
+                let sent = send(app, &to, &activity).await?;
+                return Ok(ids(&sent));
+            };
+            let key = format!("notify:{key}");
+            match app.store.claim_idempotency(&key, now).await? {
+                IdempotencyClaim::Done(sent) => Ok(ids(&sent)),
+                IdempotencyClaim::Pending => Err(NotifyError::new(
+                    409,
+                    "InProgress",
+                    "a send with this idempotencyKey is in progress",
+                )),
+                IdempotencyClaim::Won => {
+                    let sent = send(app, &to, &activity).await?;
+                    app.store.complete_idempotency(&key, &sent, Timestamp::now()).await?;
+                    Ok(ids(&sent))
+                }
+            }
+        }
+        Operation::Update { update, message } => {
+            let service_url = active_service_url(app, &update.conversation_id, now).await?;
+            let mut activity = message_activity(message);
+            activity.id = Some(update.activity_id.clone());
+            app.connector
+                .update_activity(&service_url, &update.conversation_id, &update.activity_id, &activity)
+                .await
+                .map_err(|e| removed(app, &update.conversation_id, e))?;
+            Ok(json!({}))
+        }
+        Operation::Delete { delete } => {
+            let service_url = active_service_url(app, &delete.conversation_id, now).await?;
+            app.connector
+                .delete_activity(&service_url, &delete.conversation_id, &delete.activity_id)
+                .await
+                .map_err(|e| removed(app, &delete.conversation_id, e))?;
+            Ok(json!({}))
+        }
+    }
+}
+
+fn ids(sent: &SentActivity) -> Value {
+    json!({"conversationId": sent.conversation_id, "activityId": sent.activity_id})
+}
+
+fn message_activity(message: Message) -> Activity {
+    Activity {
+        kind: models::ActivityKind::Message(message),
+        ..Activity::default()
+    }
+}
+
+/// Marks a conversation inactive when Teams says the bot was removed; passes the error on.
+fn removed(app: &App, conversation: &ConversationId, error: ConnectorError) -> NotifyError {
+    if error.is_bot_removed() {
+        let store = app.store.clone();
+        let conversation = conversation.clone();
+        tokio::spawn(async move {
+            let _ = store
+                .mark_inactive(&conversation, store::InactiveReason::Forbidden, Timestamp::now())
+                .await;
+        });
+    }
+    error.into()
+}
+
+async fn active_service_url(app: &App, conversation: &ConversationId, now: Timestamp) -> Result<String, NotifyError> {
+    let record = app
+        .store
+        .conversation(conversation, now)
+        .await?
+        .ok_or_else(|| NotifyError::new(404, "UnknownConversation", format!("no conversation `{conversation}`")))?;
+    if !record.active {
+        return Err(NotifyError::new(
+            410,
+            "ConversationInactive",
+            "the bot was removed from this conversation",
+        ));
+    }
+    Ok(record.reference.service_url)
+}
+
+async fn send(app: &App, to: &To, activity: &Activity) -> Result<SentActivity, NotifyError> {
+    let now = Timestamp::now();
+    match to {
+        To::Conversation { id } => {
+            let service_url = active_service_url(app, id, now).await?;
+            let sent = app
+                .connector
+                .send_to_conversation(&service_url, id, activity)
+                .await
+                .map_err(|e| removed(app, id, e))?;
+            Ok(SentActivity {
+                conversation_id: id.clone(),
+                activity_id: sent.id,
+                sent_at: now,
+            })
+        }
+        To::Channel { id, team_id } => {
+            let install = app.store.team_install(team_id, now).await?.ok_or_else(|| {
+                NotifyError::new(
+                    404,
+                    "UnknownTeam",
+                    format!("the bot is not installed in team `{team_id}`"),
+                )
+            })?;
+            let created = app
+                .connector
+                .create_channel_thread(&install.service_url, id, Some(&install.tenant_id), activity)
+                .await?;
+            let activity_id = created
+                .activity_id
+                .ok_or_else(|| NotifyError::new(502, "ConnectorError", "Teams answered no activityId"))?;
+            Ok(SentActivity {
+                conversation_id: created.id,
+                activity_id,
+                sent_at: now,
+            })
+        }
+        To::User {
+            aad_object_id,
+            id,
+            tenant_id,
+        } => {
+            let known = match (id, aad_object_id) {
+                (Some(id), _) => app.store.personal_by_user(tenant_id, id, now).await?,
+                (None, Some(aad)) => app.store.personal_by_aad(tenant_id, aad, now).await?,
+                (None, None) => return Err(NotifyError::new(400, "InvalidRequest", "user needs id or aadObjectId")),
+            };
+            let (conversation, service_url) = match known {
+                Some(p) => (p.conversation_id, p.service_url),
+                None => {
+                    let service_url = app.store.tenant_service_url(tenant_id, now).await?.ok_or_else(|| {
+                        NotifyError::new(404, "UnknownUser", "no serviceUrl is known for this tenant yet")
+                    })?;
+                    let user_id = id.clone().or_else(|| aad_object_id.clone()).unwrap_or_default();
+                    let user = ChannelAccount {
+                        id: user_id,
+                        aad_object_id: aad_object_id.clone(),
+                        ..ChannelAccount::default()
+                    };
+                    let conversation =
+                        crate::welcome::personal_conversation(app, &service_url, &app.bot.account(), &user, tenant_id)
+                            .await
+                            .map_err(|e| match e {
+                                crate::welcome::WelcomeError::Connector(c) => NotifyError::from(c),
+                                crate::welcome::WelcomeError::Store(s) => NotifyError::from(s),
+                                crate::welcome::WelcomeError::Pending(p) => NotifyError::new(409, "InProgress", p),
+                            })?;
+                    (conversation, service_url)
+                }
+            };
+            let sent = app
+                .connector
+                .send_to_conversation(&service_url, &conversation, activity)
+                .await
+                .map_err(|e| removed(app, &conversation, e))?;
+            Ok(SentActivity {
+                conversation_id: conversation,
+                activity_id: sent.id,
+                sent_at: now,
+            })
+        }
+    }
+}
+
+/// Runs the polling work that is due now: each due subscription's slot is claimed (exactly one sender per
+/// slot), then its poll card is posted and remembered for in-place updates. Answers a small report.
+pub async fn tick(app: &App) -> Value {
+    let now = Timestamp::now();
+    let due = match app.store.due_subscriptions(now, 100).await {
+        Ok(due) => due,
+        Err(e) => return json!({"error": e.to_string()}),
+    };
+    let (mut sent, mut skipped, mut failed) = (0u32, 0u32, 0u32);
+    for sub in due {
+        let next = Timestamp(
+            sub.next_due
+                .0
+                .saturating_add(i64::try_from(sub.every_secs.max(60)).unwrap_or(i64::MAX)),
+        );
+        let next = if next <= now {
+            now.plus_secs(sub.every_secs.max(60))
+        } else {
+            next
+        };
+        match app
+            .store
+            .claim_slot(&sub.conversation_id, &sub.name, sub.next_due, next, now)
+            .await
+        {
+            Ok(outcome) if outcome.won() => {}
+            Ok(_) => {
+                skipped += 1;
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "slot claim failed");
+                failed += 1;
+                continue;
+            }
+        }
+        match post_poll(app, &sub.conversation_id, &sub.payload, sub.next_due).await {
+            Ok(()) => sent += 1,
+            Err(e) => {
+                tracing::warn!(error = %e, conversation = %sub.conversation_id, "poll not sent");
+                failed += 1;
+            }
+        }
+    }
+    json!({"sent": sent, "skipped": skipped, "failed": failed})
+}
+
+async fn post_poll(
+    app: &App,
+    conversation: &ConversationId,
+    payload: &Value,
+    due: Timestamp,
+) -> Result<(), NotifyError> {
+    let poll: PollDefinition = payload
+        .get("poll")
+        .and_then(|p| serde_json::from_value(p.clone()).ok())
+        .ok_or_else(|| NotifyError::new(500, "CorruptSubscription", "subscription has no poll"))?;
+    let service_url = payload
+        .get("serviceUrl")
+        .and_then(Value::as_str)
+        .ok_or_else(|| NotifyError::new(500, "CorruptSubscription", "subscription has no serviceUrl"))?
+        .to_owned();
+    let state = PollState::new(conversation.as_str(), due.0.to_string(), &poll);
+    let sent = app
+        .connector
+        .send_to_conversation(&service_url, conversation, &poll_message(&state))
+        .await
+        .map_err(|e| removed(app, conversation, e))?;
+    let now = Timestamp::now();
+    if let Some(mut sub) = app.store.subscription(conversation, POLL_SUBSCRIPTION, now).await? {
+        sub.poll_activity_id = Some(sent.id);
+        if let Some(map) = sub.payload.as_object_mut() {
+            map.insert("state".into(), serde_json::to_value(&state).unwrap_or(Value::Null));
+        }
+        app.store.subscribe(&sub, now).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,244 @@
+//! `POST /api/messages`: the Bot Framework messaging endpoint, independent of how the request arrived
+//! (API Gateway / Function URL event in Lambda, axum in the devserver).
+//!
+//! Order of work, so that a rejected request stores nothing and sends nothing:
+//! 1. size (413, before parsing); 2. a token must be present unless anonymous (401); 3. parse (400);
+//! 4. verify the token against the activity (401/403); 5. the fields a reply needs (400);
+//! 6. welcome and uninstall claims for install events (idempotent first-writer-wins writes, done before the
+//!    dedupe claim so a failure here can be retried by the channel); 7. the dedupe claim and the conversation
+//!    reference in one store request (503 when the store is down; a duplicate stops here with 200);
+//! 8. the bot's decision and its effects, bounded by a deadline well inside Teams' 15 s (invokes: 5 s).
+
+use crate::app::{App, Inbound};
+use crate::executor;
+use bot::WelcomeTrigger;
+use models::{Activity, ActivityKind, ConversationReference};
+use serde_json::Value;
+use std::time::Duration;
+use store::{FirstContact, InactiveReason, InboundOutcome, StoreError, TeamInstall, Timestamp};
+
+/// Bodies over this are refused before parsing.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+/// How long the bot's work may take before the webhook answers anyway (Teams waits 15 s).
+pub const MESSAGE_DEADLINE: Duration = Duration::from_secs(10);
+/// The same for invokes (Teams waits 5 s).
+pub const INVOKE_DEADLINE: Duration = Duration::from_millis(4_000);
+
+/// The webhook's answer: a status and a short plain reason, or a JSON body for invokes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WebhookResponse {
+    pub status: u16,
+    pub body: Body,
+}
+
+/// The body of a [`WebhookResponse`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum Body {
+    Empty,
+    /// A short plain-text reason (4xx/5xx).
+    Reason(&'static str),
+    /// A reason with detail safe to show (e.g. the malformed field's name).
+    Detail(String),
+    /// An invoke response.
+    Json(Value),
+}
+
+impl WebhookResponse {
+    fn ok() -> Self {
+        Self {
+            status: 200,
+            body: Body::Empty,
+        }
+    }
+
+    fn reject(status: u16, reason: &'static str) -> Self {
+        Self {
+            status,
+            body: Body::Reason(reason),
+        }
+    }
+
+    /// The body as bytes and its content type.
+    #[must_use]
+    pub fn into_parts(self) -> (u16, &'static str, Vec<u8>) {
+        match self.body {
+            Body::Empty => (self.status, "text/plain; charset=utf-8", Vec::new()),
+            Body::Reason(r) => (self.status, "text/plain; charset=utf-8", r.as_bytes().to_vec()),
+            Body::Detail(d) => (self.status, "text/plain; charset=utf-8", d.into_bytes()),
+            Body::Json(v) => (
+                self.status,
+                "application/json",
+                serde_json::to_vec(&v).unwrap_or_default(),
+            ),
+        }
+    }
+}
+
+/// Handles one delivery of the messaging endpoint.
+pub async fn handle(app: &App, authorization: Option<&str>, body: &[u8]) -> WebhookResponse {
+    if body.len() > MAX_BODY_BYTES {
+        return WebhookResponse::reject(413, "body over 256 KiB");
+    }
+    if matches!(app.inbound, Inbound::Verified(_)) && authorization.is_none_or(|h| h.trim().is_empty()) {
+        return WebhookResponse::reject(401, "missing Authorization header");
+    }
+    let activity = match Activity::from_slice(body) {
+        Ok(activity) => activity,
+        Err(e) => {
+            return WebhookResponse {
+                status: 400,
+                body: Body::Detail(format!("not an activity: {e}")),
+            };
+        }
+    };
+    if let Inbound::Verified(authenticator) = &app.inbound
+        && let Err(e) = authenticator.authenticate(authorization, &activity).await
+    {
+        tracing::info!(reason = e.reason(), "inbound token refused");
+        return WebhookResponse::reject(e.status().as_u16(), e.reason());
+    }
+    let reference = match ConversationReference::from_activity(&activity) {
+        Ok(reference) => reference,
+        Err(_) => return WebhookResponse::reject(400, "activity lacks serviceUrl, conversation or recipient"),
+    };
+    let Some(activity_id) = activity.id.clone() else {
+        return WebhookResponse::reject(400, "activity has no id");
+    };
+    let now = Timestamp::now();
+    let triggers = bot::welcome_triggers(&activity, &app.bot);
+    let is_message = matches!(activity.kind, ActivityKind::Message(_));
+    // Install and uninstall events: claims first (idempotent), so a store failure can be retried by Teams.
+    if !is_message && let Err(e) = apply_triggers(app, &triggers, &activity, Phase::Claims, now).await {
+        return unavailable(&e);
+    }
+    let outcome = app.store.record_inbound(&reference, now).await;
+    // Uninstalls after the reference is recorded (which would mark it active again), and again on a duplicate
+    // delivery, so a failure between the two is repaired by the channel's retry.
+    if outcome.is_ok()
+        && let Err(e) = apply_triggers(app, &triggers, &activity, Phase::Uninstall, now).await
+    {
+        return unavailable(&e);
+    }
+    let refresh = match outcome {
+        Ok(InboundOutcome::Duplicate) => {
+            tracing::info!(activity = %activity_id, "duplicate delivery ignored");
+            return WebhookResponse::ok();
+        }
+        Ok(InboundOutcome::New(refresh)) => refresh,
+        Err(e) => return unavailable(&e),
+    };
+    if refresh.service_url_changed {
+        tracing::info!(conversation = %reference.conversation.id, "serviceUrl changed; reference updated");
+    }
+    // A personal message: the first contact is claimed when the conversation is new to us (one claim per
+    // tenant + user, so a personal install that came first wins and this one loses).
+    if is_message
+        && refresh.created
+        && let Err(e) = apply_triggers(app, &triggers, &activity, Phase::Claims, now).await
+    {
+        tracing::warn!(error = %e, "first-contact claim failed after the activity was recorded");
+    }
+    let is_invoke = matches!(activity.kind, ActivityKind::Invoke(_));
+    let deadline = if is_invoke { INVOKE_DEADLINE } else { MESSAGE_DEADLINE };
+    let decision = bot::decide(&activity, &app.bot);
+    match tokio::time::timeout(deadline, executor::execute(app, &activity, &reference, decision)).await {
+        Ok(Some(invoke_body)) => WebhookResponse {
+            status: 200,
+            body: Body::Json(invoke_body),
+        },
+        Ok(None) if is_invoke => WebhookResponse {
+            status: 200,
+            body: Body::Json(Value::Object(Default::default())),
+        },
+        Ok(None) => WebhookResponse::ok(),
+        Err(_) => {
+            tracing::warn!(activity = %activity_id, "the bot's work passed the deadline; answering anyway");
+            WebhookResponse::ok()
+        }
+    }
+}
+
+fn unavailable(error: &StoreError) -> WebhookResponse {
+    tracing::error!(error = %error, "state store unavailable");
+    WebhookResponse::reject(503, "state store unavailable, retry later")
+}
+
+/// Which triggers to apply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Team-install and first-contact claims.
+    Claims,
+    /// Marking conversations inactive.
+    Uninstall,
+}
+
+/// Records the welcome claims or the uninstalls an activity implies.
+async fn apply_triggers(
+    app: &App,
+    triggers: &[WelcomeTrigger],
+    activity: &Activity,
+    phase: Phase,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    for trigger in triggers {
+        match trigger {
+            WelcomeTrigger::TeamInstall { .. } | WelcomeTrigger::FirstPersonalContact { .. }
+                if phase != Phase::Claims => {}
+            WelcomeTrigger::Uninstalled { .. } if phase != Phase::Uninstall => {}
+            WelcomeTrigger::TeamInstall {
+                team_id,
+                team_name,
+                tenant,
+                service_url,
+                bot,
+                ..
+            } => {
+                let Some(tenant) = tenant.clone() else { continue };
+                let claim = TeamInstall {
+                    team_id: team_id.clone(),
+                    team_name: team_name.clone(),
+                    tenant_id: tenant,
+                    service_url: service_url.clone(),
+                    conversation_id: team_id.as_str().into(),
+                    bot: bot.clone(),
+                    installed_by: activity.from.clone(),
+                    claimed_at: now,
+                };
+                let outcome = app.store.claim_team_install(&claim, now).await?;
+                tracing::info!(team = %team_id, won = outcome.won(), "team install claim");
+            }
+            WelcomeTrigger::FirstPersonalContact {
+                tenant,
+                user,
+                conversation,
+                service_url,
+                bot,
+            } => {
+                let Some(tenant) = tenant.clone() else { continue };
+                let claim = FirstContact {
+                    tenant_id: tenant,
+                    user: user.clone(),
+                    conversation_id: conversation.clone(),
+                    service_url: service_url.clone(),
+                    bot: bot.clone(),
+                    claimed_at: now,
+                };
+                let outcome = app.store.claim_first_contact(&claim, now).await?;
+                tracing::info!(won = outcome.won(), "first personal contact claim");
+            }
+            WelcomeTrigger::Uninstalled {
+                conversation, team_id, ..
+            } => {
+                app.store
+                    .mark_inactive(conversation, InactiveReason::Uninstalled, now)
+                    .await?;
+                if let Some(team_id) = team_id {
+                    app.store.release_team_install(team_id, now).await?;
+                }
+                tracing::info!(conversation = %conversation, "uninstalled: conversation marked inactive");
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}

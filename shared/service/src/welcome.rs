@@ -1,0 +1,155 @@
+//! Welcome messages, from the install and first-contact claims (the DynamoDB stream in AWS, the embedded store's
+//! change events locally). Each welcome is sent under an idempotency key, so a redelivered stream record does
+//! not welcome twice; a crash between the key's claim and the send leaves the key pending, and the send is
+//! retried only after the pending claim lapses (see docs/decisions).
+
+use crate::app::App;
+use connector::ConnectorError;
+use models::{Activity, ChannelAccount, ConversationId, TenantId};
+use store::{FirstContact, IdempotencyClaim, SentActivity, StoreError, TeamInstall, Timestamp};
+
+/// Why a welcome could not be sent (the stream record is retried, then dead-lettered).
+#[derive(Debug, thiserror::Error)]
+pub enum WelcomeError {
+    #[error("state store: {0}")]
+    Store(#[from] StoreError),
+    #[error("connector: {0}")]
+    Connector(#[from] ConnectorError),
+    /// Another attempt holds the key (or crashed holding it): retry after the pending claim lapses.
+    #[error("welcome `{0}` is being sent by another attempt")]
+    Pending(String),
+}
+
+/// What happened to one welcome.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WelcomeOutcome {
+    Sent,
+    /// Already sent (or being sent) for this key.
+    AlreadyDone,
+}
+
+/// One welcome in the team's General channel; with `WELCOME_ROSTER`, a first-contact claim for every member
+/// (each then gets its own 1:1 welcome through the stream, exactly once per tenant + user).
+///
+/// # Errors
+/// [`WelcomeError`] when the store or the Connector fails (retryable by the caller).
+pub async fn team(app: &App, install: &TeamInstall) -> Result<WelcomeOutcome, WelcomeError> {
+    let message = bot::welcome::team_welcome(install.team_name.as_deref(), &app.bot.name);
+    let key = format!("welcome:team:{}", install.team_id);
+    let general = ConversationId::from(install.team_id.as_str());
+    let outcome = send_once(app, &key, &install.service_url, &general, &message).await?;
+    if app.welcome_roster && outcome == WelcomeOutcome::Sent {
+        claim_roster(app, install).await?;
+    }
+    Ok(outcome)
+}
+
+/// Claims first contact for every member of the team's roster (paged).
+async fn claim_roster(app: &App, install: &TeamInstall) -> Result<(), WelcomeError> {
+    let team = ConversationId::from(install.team_id.as_str());
+    let mut token: Option<String> = None;
+    loop {
+        let page = app
+            .connector
+            .get_paged_members(&install.service_url, &team, Some(500), token.as_deref())
+            .await?;
+        let now = Timestamp::now();
+        for member in &page.members {
+            let claim = FirstContact {
+                tenant_id: install.tenant_id.clone(),
+                user: member.to_channel_account(),
+                // Unknown until the 1:1 is created (create-or-get) by whoever sends the welcome.
+                conversation_id: ConversationId::default(),
+                service_url: install.service_url.clone(),
+                bot: install.bot.clone(),
+                claimed_at: now,
+            };
+            app.store.claim_first_contact(&claim, now).await?;
+        }
+        token = page.continuation_token.filter(|t| !t.is_empty());
+        if token.is_none() {
+            return Ok(());
+        }
+    }
+}
+
+/// The personal welcome for a user's first contact (create-or-get the 1:1 when the claim names none).
+///
+/// # Errors
+/// [`WelcomeError`] when the store or the Connector fails.
+pub async fn first_contact(app: &App, contact: &FirstContact) -> Result<WelcomeOutcome, WelcomeError> {
+    let conversation = if contact.conversation_id.as_str().is_empty() {
+        personal_conversation(
+            app,
+            &contact.service_url,
+            &contact.bot,
+            &contact.user,
+            &contact.tenant_id,
+        )
+        .await?
+    } else {
+        contact.conversation_id.clone()
+    };
+    let message = bot::welcome::personal_welcome(contact.user.name.as_deref(), &app.bot.name);
+    let key = format!("welcome:user:{}:{}", contact.tenant_id, contact.user.id);
+    send_once(app, &key, &contact.service_url, &conversation, &message).await
+}
+
+/// The 1:1 conversation with `user`: the stored one, or a new one (recorded).
+///
+/// # Errors
+/// [`WelcomeError`] when the store or the Connector fails.
+pub async fn personal_conversation(
+    app: &App,
+    service_url: &str,
+    bot: &ChannelAccount,
+    user: &ChannelAccount,
+    tenant: &TenantId,
+) -> Result<ConversationId, WelcomeError> {
+    let now = Timestamp::now();
+    if let Some(known) = app.store.personal_by_user(tenant, &user.id, now).await? {
+        return Ok(known.conversation_id);
+    }
+    let created = app
+        .connector
+        .create_personal_conversation(service_url, bot, &user.id, tenant)
+        .await?;
+    let personal = store::PersonalConversation {
+        tenant_id: tenant.clone(),
+        user_id: user.id.clone(),
+        aad_object_id: user.aad_object_id.clone(),
+        conversation_id: created.id.clone(),
+        service_url: service_url.to_owned(),
+        updated_at: now,
+    };
+    app.store.record_personal(&personal, now).await?;
+    Ok(created.id)
+}
+
+/// Sends `message` once per `key`.
+async fn send_once(
+    app: &App,
+    key: &str,
+    service_url: &str,
+    conversation: &ConversationId,
+    message: &Activity,
+) -> Result<WelcomeOutcome, WelcomeError> {
+    let now = Timestamp::now();
+    match app.store.claim_idempotency(key, now).await? {
+        IdempotencyClaim::Done(_) => return Ok(WelcomeOutcome::AlreadyDone),
+        IdempotencyClaim::Pending => return Err(WelcomeError::Pending(key.to_owned())),
+        IdempotencyClaim::Won => {}
+    }
+    let sent = app
+        .connector
+        .send_to_conversation(service_url, conversation, message)
+        .await?;
+    let record = SentActivity {
+        conversation_id: conversation.clone(),
+        activity_id: sent.id,
+        sent_at: now,
+    };
+    app.store.complete_idempotency(key, &record, Timestamp::now()).await?;
+    tracing::info!(key, conversation = %conversation, "welcome sent");
+    Ok(WelcomeOutcome::Sent)
+}
