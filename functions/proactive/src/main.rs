@@ -1,14 +1,18 @@
-//! The proactive Lambda. Behaviour lives in the `service` crate; this is glue.
+//! The proactive Lambda: the EventBridge schedule (due polling messages), outbox stream items, and direct
+//! notify invokes (CONTRACT.md "Proactive operations"). Behaviour lives in `service`.
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use serde_json::Value;
-
-async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
-    tracing::info!(request_id = %event.context.request_id, "proactive invoked");
-    Ok(Value::Object(serde_json::Map::new()))
-}
+use service::{App, Config, Runtime};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    run(service_fn(handle)).await
+    service::telemetry::init();
+    let config = Config::from_env(Runtime::Lambda)?;
+    let (app, _) = App::build(&config).await?;
+    let app = &app;
+    run(service_fn(move |event: LambdaEvent<Value>| async move {
+        Ok::<Value, Error>(service::stream::proactive_event(app, &event.payload).await)
+    }))
+    .await
 }

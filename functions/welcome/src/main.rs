@@ -1,14 +1,18 @@
-//! The welcome Lambda. Behaviour lives in the `service` crate; this is glue.
+//! The welcome Lambda: DynamoDB stream INSERTs of team-install and first-contact claims -> welcome messages,
+//! with partial batch failure reports. Behaviour lives in `service`.
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use serde_json::Value;
-
-async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
-    tracing::info!(request_id = %event.context.request_id, "welcome invoked");
-    Ok(Value::Object(serde_json::Map::new()))
-}
+use service::{App, Config, Runtime};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    run(service_fn(handle)).await
+    service::telemetry::init();
+    let config = Config::from_env(Runtime::Lambda)?;
+    let (app, _) = App::build(&config).await?;
+    let app = &app;
+    run(service_fn(move |event: LambdaEvent<Value>| async move {
+        Ok::<Value, Error>(service::stream::batch(app, &event.payload, service::stream::welcome_item).await)
+    }))
+    .await
 }

@@ -12,4 +12,5 @@ pub use config::{Config, ConfigError, Runtime, StateChoice};
 pub use webhook::{WebhookResponse, handle};
 pub mod background;
 pub mod proactive;
+pub mod stream;
 pub mod welcome;
