@@ -1,0 +1,236 @@
+//! The webhook against hostile and broken input: each case asserts the status and that nothing was stored and
+//! nothing was sent. Keys come from the fake OpenID server over HTTP; the store and the Connector are the
+//! in-memory adapters beside their ports.
+
+use auth::{AuthConfig, Authenticator};
+use bot::BotIdentity;
+use connector::RecordingConnector;
+use fake_teams::openid::{BotClaims, OpenIdServer, tamper_payload, unix_now, unsigned_token};
+use models::ConversationId;
+use serde_json::{Value, json};
+use service::{App, Inbound};
+use std::sync::Arc;
+use store::{MemoryStore, Timestamp};
+
+const APP_ID: &str = "9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d";
+const SERVICE_URL: &str = "https://smba.trafficmanager.net/amer/";
+const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+const CONVERSATION: &str = "a:1personal";
+
+struct Harness {
+    app: App,
+    connector: Arc<RecordingConnector>,
+    store: Arc<MemoryStore>,
+    openid: OpenIdServer,
+}
+
+async fn harness(configure: impl FnOnce(AuthConfig) -> AuthConfig) -> Harness {
+    let openid = OpenIdServer::new();
+    let addr = openid.serve().await.unwrap();
+    let mut config = AuthConfig::new(APP_ID);
+    config.openid_metadata_url = url::Url::parse(&OpenIdServer::metadata_url(addr)).unwrap();
+    let config = configure(config);
+    let connector = Arc::new(RecordingConnector::new());
+    let store = Arc::new(MemoryStore::new());
+    let app = App {
+        bot: BotIdentity::from_app_id(APP_ID, "Test Bot"),
+        connector: connector.clone(),
+        store: store.clone(),
+        inbound: Inbound::Verified(Arc::new(Authenticator::new(&config).unwrap())),
+        welcome_roster: false,
+    };
+    Harness {
+        app,
+        connector,
+        store,
+        openid,
+    }
+}
+
+fn activity(id: &str, text: &str) -> Value {
+    json!({
+        "type": "message", "id": id, "channelId": "msteams", "serviceUrl": SERVICE_URL,
+        "from": {"id": "29:user", "name": "Megan", "aadObjectId": "7faf8ab2-3d56-4244-b585-20c8a42ed2b8"},
+        "recipient": {"id": format!("28:{APP_ID}"), "name": "Test Bot"},
+        "conversation": {"id": CONVERSATION, "conversationType": "personal", "tenantId": TENANT},
+        "channelData": {"tenant": {"id": TENANT}},
+        "text": text
+    })
+}
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+impl Harness {
+    fn token(&self, claims: &BotClaims) -> String {
+        self.openid.sign(&claims.to_json()).unwrap()
+    }
+
+    fn good_token(&self) -> String {
+        self.token(&BotClaims::new(APP_ID, SERVICE_URL))
+    }
+
+    async fn post(&self, authorization: Option<&str>, body: &[u8]) -> (u16, String) {
+        let (status, _, body) = service::handle(&self.app, authorization, body).await.into_parts();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    async fn assert_untouched(&self) {
+        let stored =
+            store::Conversations::conversation(&*self.store, &ConversationId::from(CONVERSATION), Timestamp::now())
+                .await
+                .unwrap();
+        assert!(stored.is_none(), "a rejected request stored the conversation");
+        assert!(
+            self.connector.calls().is_empty(),
+            "a rejected request sent {:?}",
+            self.connector.calls()
+        );
+    }
+
+    async fn rejected(&self, authorization: Option<&str>, body: &[u8], status: u16) {
+        let (got, reason) = self.post(authorization, body).await;
+        assert_eq!(got, status, "reason: {reason}");
+        assert!(!reason.is_empty(), "a rejection must say why");
+        self.assert_untouched().await;
+    }
+}
+
+fn body(value: &Value) -> Vec<u8> {
+    serde_json::to_vec(value).unwrap()
+}
+
+#[tokio::test]
+async fn a_valid_token_is_accepted_answered_and_recorded() {
+    let h = harness(|c| c).await;
+    let (status, _) = h
+        .post(Some(&bearer(&h.good_token())), &body(&activity("1", "hello")))
+        .await;
+    assert_eq!(status, 200);
+    let sent = h.connector.sent_activities();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].text(), Some("You sent hello which was 5 characters"));
+    let stored = store::Conversations::conversation(&*h.store, &ConversationId::from(CONVERSATION), Timestamp::now())
+        .await
+        .unwrap()
+        .expect("conversation recorded");
+    assert_eq!(stored.reference.service_url, SERVICE_URL);
+}
+
+#[tokio::test]
+async fn a_replayed_activity_is_accepted_once_and_not_acted_on_twice() {
+    let h = harness(|c| c).await;
+    let token = bearer(&h.good_token());
+    for _ in 0..3 {
+        let (status, _) = h.post(Some(&token), &body(&activity("same-id", "hello"))).await;
+        assert_eq!(status, 200);
+    }
+    assert_eq!(h.connector.sent_activities().len(), 1);
+}
+
+#[tokio::test]
+async fn missing_wrong_scheme_and_garbage_headers_are_401() {
+    let h = harness(|c| c).await;
+    let b = body(&activity("1", "hi"));
+    h.rejected(None, &b, 401).await;
+    h.rejected(Some(""), &b, 401).await;
+    h.rejected(Some(&format!("Basic {}", h.good_token())), &b, 401).await;
+    h.rejected(Some("Bearer not.a.jwt"), &b, 401).await;
+    h.rejected(Some("Bearer"), &b, 401).await;
+}
+
+#[tokio::test]
+async fn forged_tokens_are_401() {
+    let h = harness(|c| c).await;
+    let b = body(&activity("1", "hi"));
+    let claims = BotClaims::new(APP_ID, SERVICE_URL).to_json();
+    let none = unsigned_token(&json!({"alg": "none", "typ": "JWT"}), &claims);
+    h.rejected(Some(&bearer(&none)), &b, 401).await;
+    let hmac = h.openid.sign_hs256_with_public_key(&claims).unwrap();
+    h.rejected(Some(&bearer(&hmac)), &b, 401).await;
+    let tampered = tamper_payload(&h.good_token(), &BotClaims::new("another-app", SERVICE_URL).to_json());
+    h.rejected(Some(&bearer(&tampered)), &b, 401).await;
+    let unpublished = h.openid.new_key(&["msteams"]);
+    let unknown_key = unpublished.sign(auth::Algorithm::RS256, &claims).unwrap();
+    h.rejected(Some(&bearer(&unknown_key)), &b, 401).await;
+}
+
+#[tokio::test]
+async fn wrong_claims_are_401() {
+    let h = harness(|c| c).await;
+    let b = body(&activity("1", "hi"));
+    let now = unix_now();
+    for claims in [
+        BotClaims::new("another-app", SERVICE_URL),
+        BotClaims::new(APP_ID, SERVICE_URL).issuer(Some("https://sts.windows.net/evil/")),
+        BotClaims::new(APP_ID, SERVICE_URL)
+            .expires(Some(now - 301))
+            .not_before(Some(now - 3600)),
+        BotClaims::new(APP_ID, SERVICE_URL).not_before(Some(now + 301)),
+        BotClaims::new(APP_ID, SERVICE_URL).expires(None),
+    ] {
+        h.rejected(Some(&bearer(&h.token(&claims))), &b, 401).await;
+    }
+}
+
+#[tokio::test]
+async fn just_inside_the_skew_is_accepted() {
+    let h = harness(|c| c).await;
+    let now = unix_now();
+    let claims = BotClaims::new(APP_ID, SERVICE_URL)
+        .expires(Some(now - 240))
+        .not_before(Some(now - 3600));
+    let (status, _) = h
+        .post(Some(&bearer(&h.token(&claims))), &body(&activity("1", "hi")))
+        .await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn service_url_claim_endorsement_and_tenant_failures_are_403() {
+    let h = harness(|c| c.with_allowed_tenants(["11111111-2222-3333-4444-555555555555"])).await;
+    let b = body(&activity("1", "hi"));
+    // The tenant is not allowed (the token itself is fine).
+    h.rejected(Some(&bearer(&h.good_token())), &b, 403).await;
+
+    let h = harness(|c| c).await;
+    let mismatch = BotClaims::new(APP_ID, "https://smba.trafficmanager.net/emea/");
+    h.rejected(Some(&bearer(&h.token(&mismatch))), &b, 403).await;
+    let missing = BotClaims::new(APP_ID, SERVICE_URL).service_url(None);
+    h.rejected(Some(&bearer(&h.token(&missing))), &b, 403).await;
+    // A key endorsed for another channel only (published before this harness fetches its keys).
+    let h = harness(|c| c).await;
+    let webchat_only = h.openid.publish_new_key(&["webchat"]);
+    let token = webchat_only
+        .sign(auth::Algorithm::RS256, &BotClaims::new(APP_ID, SERVICE_URL).to_json())
+        .unwrap();
+    h.rejected(Some(&bearer(&token)), &b, 403).await;
+}
+
+#[tokio::test]
+async fn oversize_and_malformed_bodies_are_413_and_400() {
+    let h = harness(|c| c).await;
+    let token = bearer(&h.good_token());
+    let mut big = activity("1", "hi");
+    big["text"] = Value::String("x".repeat(300 * 1024));
+    h.rejected(Some(&token), &body(&big), 413).await;
+    h.rejected(Some(&token), b"{\"type\": \"message\", ", 400).await;
+    h.rejected(Some(&token), b"[1, 2, 3]", 400).await;
+    h.rejected(Some(&token), b"{\"text\": \"no type\"}", 400).await;
+    let mut malformed = activity("1", "hi");
+    malformed["from"] = json!({"id": 42});
+    let (status, reason) = h.post(Some(&token), &body(&malformed)).await;
+    assert_eq!(status, 400);
+    assert!(reason.contains("from"), "the reason names the field: {reason}");
+    h.assert_untouched().await;
+}
+
+#[tokio::test]
+async fn anonymous_mode_needs_no_token() {
+    let mut h = harness(|c| c).await;
+    h.app.inbound = Inbound::Anonymous;
+    let (status, _) = h.post(None, &body(&activity("1", "hello"))).await;
+    assert_eq!(status, 200);
+    assert_eq!(h.connector.sent_activities().len(), 1);
+}
