@@ -379,6 +379,6 @@ export const BOT_KIND = process.env.PLAYGROUND_BOT === 'echo' ? 'echo' : 'devser
  * PLAYGROUND_BOT=echo. Against our devserver nothing is skipped.
  */
 export function unsupportedByEchoBot(feature) {
-  const missing = { help: 'help', whoami: 'whoami' };
+  const missing = { help: 'help', whoami: 'whoami', update: 'update demo' };
   return BOT_KIND === 'echo' && feature in missing ? `the echo self-check bot has no ${missing[feature]}` : false;
 }

@@ -95,3 +95,12 @@ test('members in a channel answers with the roster', async () => {
     assert.ok(reply.content.includes(name), `the roster answer should name ${name}: ${reply.content}`);
   }
 });
+
+test('update: the bot edits its own message in place (PUT)', { skip: unsupportedByEchoBot('update') }, async () => {
+  const since = pg.mark();
+  const sent = await pg.sendPersonal('update');
+  const first = await pg.waitForMessage(sent.conversationId, () => true, { since });
+  const edited = await pg.waitForUpdate(first.messageId, () => true, { since });
+  assert.equal(edited.conversationId, first.conversationId);
+  assert.notEqual(edited.text, first.text, 'the edit changes the text');
+});
