@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The webhook against hostile and broken input: each case asserts the status and that nothing was stored and
 //! nothing was sent. Keys come from the fake OpenID server over HTTP; the store and the Connector are the
 //! in-memory adapters beside their ports.
