@@ -18,7 +18,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 pub enum ConnectorCall {
     CreateConversation {
         service_url: String,
-        params: ConversationParameters,
+        params: Box<ConversationParameters>,
     },
     Send {
         service_url: String,
@@ -223,7 +223,7 @@ impl Connector for RecordingConnector {
     ) -> Result<ConversationResourceResponse, ConnectorError> {
         let call = ConnectorCall::CreateConversation {
             service_url: service_url.to_owned(),
-            params: params.clone(),
+            params: Box::new(params.clone()),
         };
         let n = self.record(service_url, call)?;
         let channel = params.channel_data.as_ref().and_then(|d| d.channel.as_ref());

@@ -112,6 +112,7 @@ pub struct InProcessRateLimiter {
 struct State {
     conversations: HashMap<(PaceClass, String), Windows>,
     tenants: HashMap<String, Windows>,
+    sweep_at: usize,
 }
 
 impl InProcessRateLimiter {
@@ -158,13 +159,17 @@ impl InProcessRateLimiter {
         {
             w.times.push_back(now);
         }
-        // Keep memory bounded: forget idle keys now and then.
-        if state.conversations.len() > 10_000 {
-            state.conversations.retain(|_, w| {
-                w.times
-                    .back()
-                    .is_some_and(|t| now.duration_since(*t) < Duration::from_secs(3600))
-            });
+        // Keep memory bounded: forget idle keys now and then (amortized: the next sweep waits until the map has
+        // doubled since the last one).
+        if state.conversations.len() > state.sweep_at.max(10_000) {
+            let hour = Duration::from_secs(3600);
+            state
+                .conversations
+                .retain(|_, w| w.times.back().is_some_and(|t| now.duration_since(*t) < hour));
+            state
+                .tenants
+                .retain(|_, w| w.times.back().is_some_and(|t| now.duration_since(*t) < hour));
+            state.sweep_at = state.conversations.len() * 2;
         }
         Duration::ZERO
     }
@@ -260,5 +265,17 @@ mod tests {
         }
         let now = start + Duration::from_secs(3599);
         assert_eq!(w.wait(&SEND_LIMITS, now), Duration::from_secs(1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_keys_are_forgotten() {
+        let l = InProcessRateLimiter::new(None);
+        for i in 0..10_000 {
+            l.acquire(&key(PaceClass::Send, &format!("c{i}"))).await;
+        }
+        tokio::time::advance(Duration::from_secs(3601)).await;
+        l.acquire(&key(PaceClass::Send, "fresh")).await;
+        let len = l.state.lock().unwrap().conversations.len();
+        assert!(len < 10, "{len}");
     }
 }

@@ -1,6 +1,8 @@
 //! The Connector client against the fake Teams service: request shapes, error mappings, retries on a paused
 //! clock, the allowlist, tokens.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use connector::{Connector, ConnectorConfig, ConnectorError, HttpConnector, RetryPolicy, Unlimited};
 use fake_teams::{DEFAULT_TENANT, FakeTeams, FakeTeamsBuilder, Fault, Route, SeedTeam};
 use models::{Activity, ActivityKind, ChannelAccount, ConversationId, Message};
@@ -52,8 +54,14 @@ async fn every_endpoint_has_the_right_request_shape() {
     let url = fake.service_url();
 
     // 1:1 create-or-get: the same id twice.
-    let p1 = c.create_personal_conversation(&url, &bot(&fake), ALICE, &DEFAULT_TENANT.into()).await.unwrap();
-    let p2 = c.create_personal_conversation(&url, &bot(&fake), "aad-alice", &DEFAULT_TENANT.into()).await.unwrap();
+    let p1 = c
+        .create_personal_conversation(&url, &bot(&fake), ALICE, &DEFAULT_TENANT.into())
+        .await
+        .unwrap();
+    let p2 = c
+        .create_personal_conversation(&url, &bot(&fake), "aad-alice", &DEFAULT_TENANT.into())
+        .await
+        .unwrap();
     assert!(p1.id.as_str().starts_with("a:"), "{:?}", p1.id);
     assert_eq!(p1.id, p2.id);
     let create = &fake.calls_to(Route::CreateConversation)[0];
@@ -66,7 +74,10 @@ async fn every_endpoint_has_the_right_request_shape() {
     assert!(create.auth_present && create.auth_valid);
 
     // A new reply chain in a channel.
-    let thread = c.create_channel_thread(&url, CHANNEL, None, &text("first")).await.unwrap();
+    let thread = c
+        .create_channel_thread(&url, CHANNEL, None, &text("first"))
+        .await
+        .unwrap();
     let first_id = thread.activity_id.clone().unwrap();
     assert_eq!(thread.id.as_str(), format!("{CHANNEL};messageid={first_id}"));
     let create = &fake.calls_to(Route::CreateConversation)[2];
@@ -91,11 +102,17 @@ async fn every_endpoint_has_the_right_request_shape() {
     assert_eq!(rec.ids, vec![p1.id.to_string(), sent.id.to_string()]);
     assert!(!rec.path.contains(':'), "{}", rec.path);
 
-    let updated = c.update_activity(&url, &p1.id, &reply.id, &text("edited")).await.unwrap();
+    let updated = c
+        .update_activity(&url, &p1.id, &reply.id, &text("edited"))
+        .await
+        .unwrap();
     assert_eq!(updated.id, reply.id);
     let rec = fake.calls_to(Route::UpdateActivity).pop().unwrap();
     assert_eq!(rec.method, "PUT");
-    assert_eq!(fake.activity(p1.id.as_str(), reply.id.as_str()).unwrap().activity["text"], "edited");
+    assert_eq!(
+        fake.activity(p1.id.as_str(), reply.id.as_str()).unwrap().activity["text"],
+        "edited"
+    );
 
     c.delete_activity(&url, &p1.id, &reply.id).await.unwrap();
     assert_eq!(fake.calls_to(Route::DeleteActivity).pop().unwrap().method, "DELETE");
@@ -109,11 +126,22 @@ async fn every_endpoint_has_the_right_request_shape() {
     let page1 = c.get_paged_members(&url, &channel_id, Some(2), None).await.unwrap();
     assert_eq!(page1.members.len(), 2);
     let token = page1.continuation_token.clone().unwrap();
-    let page2 = c.get_paged_members(&url, &channel_id, Some(2), Some(&token)).await.unwrap();
+    let page2 = c
+        .get_paged_members(&url, &channel_id, Some(2), Some(&token))
+        .await
+        .unwrap();
     assert_eq!((page2.members.len(), page2.continuation_token), (1, None));
     let rec = fake.calls_to(Route::GetPagedMembers).pop().unwrap();
-    assert_eq!(rec.path, "/amer/v3/conversations/19%3Aops%3Bx%3Dy%40thread.skype/pagedmembers");
-    assert!(rec.query.as_deref().unwrap().starts_with("pageSize=2&continuationToken="));
+    assert_eq!(
+        rec.path,
+        "/amer/v3/conversations/19%3Aops%3Bx%3Dy%40thread.skype/pagedmembers"
+    );
+    assert!(
+        rec.query
+            .as_deref()
+            .unwrap()
+            .starts_with("pageSize=2&continuationToken=")
+    );
     let one = c.get_member(&url, &channel_id, "29:1bob-id").await.unwrap();
     assert_eq!(one.name.as_deref(), Some("Bob Jones"));
     assert_eq!(fake.calls_to(Route::GetMember).pop().unwrap().ids[1], "29:1bob-id");
@@ -130,7 +158,12 @@ async fn every_endpoint_has_the_right_request_shape() {
     );
 
     // Every call carried the token; one token for all of them.
-    assert!(fake.calls().iter().filter(|c| c.route != Route::Token).all(|c| c.auth_valid));
+    assert!(
+        fake.calls()
+            .iter()
+            .filter(|c| c.route != Route::Token)
+            .all(|c| c.auth_valid)
+    );
     assert_eq!(fake.token_fetches(), 1);
     let token_call = &fake.calls_to(Route::Token)[0];
     let form = token_call.body.as_ref().unwrap();
@@ -148,31 +181,56 @@ async fn errors_map_to_typed_variants() {
     let conv = ConversationId::from(fake.personal_conversation(DEFAULT_TENANT, ALICE).unwrap());
 
     // 404: unknown activity, unknown conversation.
-    let e = c.update_activity(&url, &conv, &"123".into(), &text("x")).await.unwrap_err();
+    let e = c
+        .update_activity(&url, &conv, &"123".into(), &text("x"))
+        .await
+        .unwrap_err();
     assert!(matches!(e, ConnectorError::NotFound { .. }), "{e:?}");
     assert_eq!(e.http_status(), 404);
-    let e = c.send_to_conversation(&url, &"a:nope".into(), &text("x")).await.unwrap_err();
+    let e = c
+        .send_to_conversation(&url, &"a:nope".into(), &text("x"))
+        .await
+        .unwrap_err();
     assert!(matches!(e, ConnectorError::NotFound { .. }), "{e:?}");
 
     // 413 over 100 KB (UTF-16): a 60k-character text of 2-unit characters.
-    let e = c.send_to_conversation(&url, &conv, &text(&"😀".repeat(60_000))).await.unwrap_err();
+    let e = c
+        .send_to_conversation(&url, &conv, &text(&"😀".repeat(60_000)))
+        .await
+        .unwrap_err();
     assert!(matches!(e, ConnectorError::TooLarge { .. }), "{e:?}");
-    assert!(c.send_to_conversation(&url, &conv, &text(&"é".repeat(90_000))).await.is_ok());
+    assert!(
+        c.send_to_conversation(&url, &conv, &text(&"é".repeat(90_000)))
+            .await
+            .is_ok()
+    );
 
     // 403: other code, then bot disabled, then removed.
     fake.inject(Fault::error(Route::SendToConversation, 403, "Forbidden", "no").times(1));
     let e = c.send_to_conversation(&url, &conv, &text("x")).await.unwrap_err();
-    assert!(matches!(e, ConnectorError::Forbidden { .. }) && !e.is_bot_removed(), "{e:?}");
+    assert!(
+        matches!(e, ConnectorError::Forbidden { .. }) && !e.is_bot_removed(),
+        "{e:?}"
+    );
     fake.remove_bot(conv.as_str());
     let e = c.send_to_conversation(&url, &conv, &text("x")).await.unwrap_err();
-    assert!(matches!(e, ConnectorError::NotInRoster { .. }) && e.is_bot_removed(), "{e:?}");
+    assert!(
+        matches!(e, ConnectorError::NotInRoster { .. }) && e.is_bot_removed(),
+        "{e:?}"
+    );
     assert_eq!(e.http_status(), 403);
     fake.disable_bot_in_tenant(DEFAULT_TENANT);
     let e = c.get_members(&url, &CHANNEL.into()).await.unwrap_err();
-    assert!(matches!(e, ConnectorError::BotDisabled { .. }) && e.is_bot_removed(), "{e:?}");
+    assert!(
+        matches!(e, ConnectorError::BotDisabled { .. }) && e.is_bot_removed(),
+        "{e:?}"
+    );
 
     // 1:1 with a user not in the tenant.
-    let e = c.create_personal_conversation(&url, &bot(&fake), "29:stranger", &"other-tenant".into()).await.unwrap_err();
+    let e = c
+        .create_personal_conversation(&url, &bot(&fake), "29:stranger", &"other-tenant".into())
+        .await
+        .unwrap_err();
     assert!(e.is_bot_removed(), "{e:?}");
 
     // 500 and other 4xx: kept, never retried.
@@ -186,7 +244,10 @@ async fn errors_map_to_typed_variants() {
         other => panic!("{other:?}"),
     }
     fake.inject(Fault::error(Route::TeamDetails, 400, "BadArgument", "bad").times(1));
-    assert!(matches!(c.team_details(&url, TEAM).await, Err(ConnectorError::Unexpected { status: 400, .. })));
+    assert!(matches!(
+        c.team_details(&url, TEAM).await,
+        Err(ConnectorError::Unexpected { status: 400, .. })
+    ));
     assert_eq!(fake.calls_to(Route::TeamDetails).len(), 2);
 }
 
@@ -201,13 +262,20 @@ async fn retries_honour_retry_after_on_a_paused_clock() {
     let start = Instant::now();
     c.send_to_conversation(&url, &conv, &text("x")).await.unwrap();
     let waited = start.elapsed();
-    assert!(waited >= Duration::from_secs(14) && waited < Duration::from_secs(15), "{waited:?}");
+    assert!(
+        waited >= Duration::from_secs(14) && waited < Duration::from_secs(15),
+        "{waited:?}"
+    );
     assert_eq!(fake.calls_to(Route::SendToConversation).len(), 3);
     assert_eq!(fake.activities(conv.as_str()).len(), 1);
 
     // An HTTP-date Retry-After in the past means "now" (plus backoff); 412, 502 and 504 are retried too.
     fake.clear_calls();
-    fake.inject(Fault::status(Route::SendToConversation, 412).retry_after("Wed, 21 Oct 2015 07:28:00 GMT").times(1));
+    fake.inject(
+        Fault::status(Route::SendToConversation, 412)
+            .retry_after("Wed, 21 Oct 2015 07:28:00 GMT")
+            .times(1),
+    );
     fake.inject(Fault::status(Route::SendToConversation, 502).times(1));
     fake.inject(Fault::status(Route::SendToConversation, 504).times(1));
     c.send_to_conversation(&url, &conv, &text("y")).await.unwrap();
@@ -221,14 +289,20 @@ async fn retries_honour_retry_after_on_a_paused_clock() {
         matches!(e, ConnectorError::Throttled { status: 429, retry_after: Some(d) } if d == Duration::from_secs(1)),
         "{e:?}"
     );
-    assert_eq!(fake.calls_to(Route::SendToConversation).len(), RetryPolicy::default().max_attempts as usize);
+    assert_eq!(
+        fake.calls_to(Route::SendToConversation).len(),
+        RetryPolicy::default().max_attempts as usize
+    );
 
     // A Retry-After longer than the policy allows ends the retries at once.
     fake.clear_faults();
     fake.clear_calls();
     fake.inject(Fault::throttle(Route::SendToConversation, 3600));
     let start = Instant::now();
-    assert!(matches!(c.send_to_conversation(&url, &conv, &text("z")).await, Err(ConnectorError::Throttled { .. })));
+    assert!(matches!(
+        c.send_to_conversation(&url, &conv, &text("z")).await,
+        Err(ConnectorError::Throttled { .. })
+    ));
     assert_eq!(fake.calls_to(Route::SendToConversation).len(), 1);
     assert!(start.elapsed() < Duration::from_secs(1));
 
@@ -236,7 +310,10 @@ async fn retries_honour_retry_after_on_a_paused_clock() {
     fake.clear_faults();
     fake.inject(Fault::status(Route::GetMembers, 502));
     let e = c.get_members(&url, &conv).await.unwrap_err();
-    assert!(matches!(e, ConnectorError::Transient { status: Some(502), .. }), "{e:?}");
+    assert!(
+        matches!(e, ConnectorError::Transient { status: Some(502), .. }),
+        "{e:?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -247,9 +324,15 @@ async fn the_fakes_own_rate_limit_answers_429_and_the_client_waits() {
     let conv = ConversationId::from(fake.personal_conversation(DEFAULT_TENANT, ALICE).unwrap());
     let start = Instant::now();
     for i in 0..8 {
-        c.send_to_conversation(&url, &conv, &text(&i.to_string())).await.unwrap();
+        c.send_to_conversation(&url, &conv, &text(&i.to_string()))
+            .await
+            .unwrap();
     }
-    let statuses: Vec<u16> = fake.calls_to(Route::SendToConversation).iter().map(|c| c.status).collect();
+    let statuses: Vec<u16> = fake
+        .calls_to(Route::SendToConversation)
+        .iter()
+        .map(|c| c.status)
+        .collect();
     assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 1, "{statuses:?}");
     assert!(start.elapsed() >= Duration::from_secs(1));
     assert_eq!(fake.activities(conv.as_str()).len(), 8);
@@ -259,7 +342,9 @@ async fn the_fakes_own_rate_limit_answers_429_and_the_client_waits() {
     let c2 = client(&fake2);
     let conv2 = ConversationId::from(fake2.personal_conversation(DEFAULT_TENANT, ALICE).unwrap());
     for i in 0..20 {
-        c2.send_to_conversation(&fake2.service_url(), &conv2, &text(&i.to_string())).await.unwrap();
+        c2.send_to_conversation(&fake2.service_url(), &conv2, &text(&i.to_string()))
+            .await
+            .unwrap();
     }
     assert!(fake2.calls().iter().all(|c| c.status == 200));
 }
@@ -287,7 +372,10 @@ async fn refused_service_urls_make_no_request_at_all() {
     for url in &refused {
         let e = c.send_to_conversation(url, &conv, &text("x")).await.unwrap_err();
         assert!(matches!(e, ConnectorError::Refused(_)), "{url}: {e:?}");
-        assert!(matches!(c.get_members(url, &conv).await, Err(ConnectorError::Refused(_))), "{url}");
+        assert!(
+            matches!(c.get_members(url, &conv).await, Err(ConnectorError::Refused(_))),
+            "{url}"
+        );
     }
     assert!(fake.calls().is_empty(), "{:?}", fake.calls());
     assert_eq!(fake.token_fetches(), 0);
@@ -297,17 +385,27 @@ async fn refused_service_urls_make_no_request_at_all() {
 async fn one_token_fetch_for_a_hundred_concurrent_sends() {
     let mut builder = seeded();
     for i in 0..20 {
-        builder = builder.user(DEFAULT_TENANT, FakeTeams::member(&format!("29:u{i}"), &format!("User {i}"), &format!("aad-{i}")));
+        builder = builder.user(
+            DEFAULT_TENANT,
+            FakeTeams::member(&format!("29:u{i}"), &format!("User {i}"), &format!("aad-{i}")),
+        );
     }
     let fake = builder.start().await.unwrap();
     let c = client(&fake);
     let url = fake.service_url();
-    let convs: Vec<ConversationId> =
-        (0..20).map(|i| fake.personal_conversation(DEFAULT_TENANT, &format!("29:u{i}")).unwrap().into()).collect();
+    let convs: Vec<ConversationId> = (0..20)
+        .map(|i| {
+            fake.personal_conversation(DEFAULT_TENANT, &format!("29:u{i}"))
+                .unwrap()
+                .into()
+        })
+        .collect();
     let mut tasks = Vec::new();
     for i in 0..100 {
         let (c, url, conv) = (c.clone(), url.clone(), convs[i % 20].clone());
-        tasks.push(tokio::spawn(async move { c.send_to_conversation(&url, &conv, &text("hi")).await }));
+        tasks.push(tokio::spawn(async move {
+            c.send_to_conversation(&url, &conv, &text("hi")).await
+        }));
     }
     for t in tasks {
         t.await.unwrap().unwrap();
@@ -319,7 +417,11 @@ async fn one_token_fetch_for_a_hundred_concurrent_sends() {
 
 #[tokio::test(start_paused = true)]
 async fn the_token_is_refreshed_five_minutes_before_expiry() {
-    let fake = seeded().token_lifetime(Duration::from_secs(3600)).start().await.unwrap();
+    let fake = seeded()
+        .token_lifetime(Duration::from_secs(3600))
+        .start()
+        .await
+        .unwrap();
     let c = client(&fake);
     let url = fake.service_url();
     c.team_details(&url, TEAM).await.unwrap();
@@ -329,7 +431,12 @@ async fn the_token_is_refreshed_five_minutes_before_expiry() {
     tokio::time::advance(Duration::from_secs(20)).await;
     c.team_details(&url, TEAM).await.unwrap();
     assert_eq!(fake.token_fetches(), 2);
-    assert!(fake.calls().iter().filter(|c| c.route == Route::TeamDetails).all(|c| c.auth_valid));
+    assert!(
+        fake.calls()
+            .iter()
+            .filter(|c| c.route == Route::TeamDetails)
+            .all(|c| c.auth_valid)
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -373,13 +480,24 @@ async fn wrong_credentials_and_rejected_tokens() {
     config.app_password = "wrong".to_owned().into();
     let c = HttpConnector::new(&config).unwrap();
     let e = c.team_details(&fake.service_url(), TEAM).await.unwrap_err();
-    assert!(matches!(e, ConnectorError::Token(connector::TokenError::Status { status: 401, .. })), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            ConnectorError::Token(connector::TokenError::Status { status: 401, .. })
+        ),
+        "{e:?}"
+    );
     assert!(fake.calls_to(Route::TeamDetails).is_empty());
 
     // The fake answers 401 without a token; the client refetches once, then reports it.
     fake.inject(
-        Fault::error(Route::TeamDetails, 401, "Unauthorized", "Authorization has been denied for this request.")
-            .times(2),
+        Fault::error(
+            Route::TeamDetails,
+            401,
+            "Unauthorized",
+            "Authorization has been denied for this request.",
+        )
+        .times(2),
     );
     let c = client(&fake);
     let e = c.team_details(&fake.service_url(), TEAM).await.unwrap_err();

@@ -46,7 +46,10 @@ impl std::fmt::Debug for Fault {
 /// The Teams error code a status comes with.
 fn default_code(status: u16) -> (&'static str, &'static str) {
     match status {
-        403 => ("BotNotInConversationRoster", "The bot is not part of the conversation roster."),
+        403 => (
+            "BotNotInConversationRoster",
+            "The bot is not part of the conversation roster.",
+        ),
         404 => ("NotFound", "The activity or conversation was not found."),
         412 => ("PreconditionFailed", "Precondition failed, please retry."),
         413 => ("MessageSizeTooBig", "Message size too big."),

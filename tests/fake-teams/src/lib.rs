@@ -297,7 +297,11 @@ impl FakeTeams {
     /// The single-tenant token endpoint (`/<app tenant>/oauth2/v2.0/token`).
     #[must_use]
     pub fn token_endpoint(&self) -> String {
-        format!("{}/{}/oauth2/v2.0/token", self.base_url(), lock(&self.shared).options.app_tenant)
+        format!(
+            "{}/{}/oauth2/v2.0/token",
+            self.base_url(),
+            lock(&self.shared).options.app_tenant
+        )
     }
 
     /// The multi-tenant token endpoint (`/botframework.com/oauth2/v2.0/token`).
@@ -343,7 +347,12 @@ impl FakeTeams {
     /// The calls to one route.
     #[must_use]
     pub fn calls_to(&self, route: Route) -> Vec<RecordedCall> {
-        lock(&self.shared).calls.iter().filter(|c| c.route == route).cloned().collect()
+        lock(&self.shared)
+            .calls
+            .iter()
+            .filter(|c| c.route == route)
+            .cloned()
+            .collect()
     }
 
     /// Forgets the calls so far.

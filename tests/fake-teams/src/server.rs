@@ -24,7 +24,11 @@ fn route(method: &Method, path: &str) -> (Route, Vec<String>) {
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let decode = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
     if let [tenant, "oauth2", "v2.0", "token"] = segments.as_slice() {
-        return if *method == Method::POST { (Route::Token, vec![decode(tenant)]) } else { (Route::Unknown, vec![]) };
+        return if *method == Method::POST {
+            (Route::Token, vec![decode(tenant)])
+        } else {
+            (Route::Unknown, vec![])
+        };
     }
     let Some(v3) = segments.iter().position(|s| *s == "v3") else {
         return (Route::Unknown, Vec::new());
@@ -63,10 +67,19 @@ fn respond(answer: Answer) -> Response {
     resp
 }
 
-async fn handle(AxState(shared): AxState<Shared>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn handle(
+    AxState(shared): AxState<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let path = uri.path().to_owned();
     let (route, ids) = route(&method, &path);
-    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let text = String::from_utf8_lossy(&body);
     let parsed_body = if route == Route::Token {
         let mut f = form(&body);
@@ -131,7 +144,9 @@ async fn handle(AxState(shared): AxState<Shared>, method: Method, uri: Uri, head
             }
         }
         s.faults.retain(|f| f.remaining != Some(0));
-        let answer = answer.or_else(|| s.pace(&call)).unwrap_or_else(|| s.connector(&call, &query));
+        let answer = answer
+            .or_else(|| s.pace(&call))
+            .unwrap_or_else(|| s.connector(&call, &query));
         s.calls[index].status = answer.status;
         ((index, answer), delay)
     };

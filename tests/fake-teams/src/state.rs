@@ -1,9 +1,9 @@
 //! The fake's in-memory world (users, teams, conversations, activities, tokens) and the Connector's behaviour
 //! over it.
 
+use crate::SeedTeam;
 use crate::faults::Fault;
 use crate::{DEFAULT_APP_ID, DEFAULT_APP_PASSWORD, DEFAULT_SCOPE, DEFAULT_TENANT, MAX_ACTIVITY_UTF16, RecordedCall};
-use crate::SeedTeam;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use models::TeamsChannelAccount;
@@ -154,14 +154,23 @@ struct Windows(VecDeque<Instant>);
 impl Windows {
     /// None when one more fits every `(count, window)`; else how long until it does.
     fn check(&mut self, limits: &[(usize, u64)], now: Instant) -> Option<Duration> {
-        let longest = limits.iter().map(|l| Duration::from_secs(l.1)).max().unwrap_or_default();
+        let longest = limits
+            .iter()
+            .map(|l| Duration::from_secs(l.1))
+            .max()
+            .unwrap_or_default();
         while self.0.front().is_some_and(|t| now.duration_since(*t) >= longest) {
             self.0.pop_front();
         }
         let mut wait = Duration::ZERO;
         for &(count, secs) in limits {
             let window = Duration::from_secs(secs);
-            let inside = self.0.iter().rev().take_while(|t| now.duration_since(**t) < window).count();
+            let inside = self
+                .0
+                .iter()
+                .rev()
+                .take_while(|t| now.duration_since(**t) < window)
+                .count();
             if count > 0 && inside >= count {
                 let leaves = self.0[self.0.len() - count] + window;
                 wait = wait.max(leaves.saturating_duration_since(now));
@@ -297,7 +306,11 @@ impl State {
     /// Create-or-get the 1:1 chat; Err for an unknown user.
     pub(crate) fn personal_conversation(&mut self, tenant: &str, user_id: &str) -> Result<String, Answer> {
         let Some(user) = self.find_user(tenant, user_id).cloned() else {
-            return Err(Answer::error(403, "BotNotInConversationRoster", "The user is not in the tenant."));
+            return Err(Answer::error(
+                403,
+                "BotNotInConversationRoster",
+                "The user is not in the tenant.",
+            ));
         };
         if let Some(id) = self.personal.get(&(tenant.to_owned(), user.id.clone())) {
             return Ok(id.clone());
@@ -335,7 +348,11 @@ impl State {
             return oauth_error(401, "invalid_client", "AADSTS7000215: Invalid client secret provided.");
         }
         if field("scope") != self.options.scope {
-            return oauth_error(400, "invalid_scope", "AADSTS70011: The provided value for scope is not valid.");
+            return oauth_error(
+                400,
+                "invalid_scope",
+                "AADSTS70011: The provided value for scope is not valid.",
+            );
         }
         self.tokens_issued += 1;
         let token = format!("fake-teams-token-{}-{:016x}", self.tokens_issued, fastrand::u64(..));
@@ -372,9 +389,11 @@ impl State {
                         self.conversations.get(ch).map(|c| c.tenant.clone())
                     })
             }),
-            Route::TeamDetails | Route::TeamChannels => {
-                call.ids.first().and_then(|t| self.teams.get(t)).map(|t| t.tenant.clone())
-            }
+            Route::TeamDetails | Route::TeamChannels => call
+                .ids
+                .first()
+                .and_then(|t| self.teams.get(t))
+                .map(|t| t.tenant.clone()),
             _ => call
                 .ids
                 .first()
@@ -446,7 +465,11 @@ impl State {
             return Err(Answer::error(404, "ConversationNotFound", "Conversation not found."));
         };
         if self.disabled_tenants.contains(&conv.tenant) {
-            return Err(Answer::error(403, "BotDisabledByAdmin", "The bot is disabled by the tenant admin."));
+            return Err(Answer::error(
+                403,
+                "BotDisabledByAdmin",
+                "The bot is disabled by the tenant admin.",
+            ));
         }
         if conv.bot_removed {
             return Err(Answer::error(
@@ -465,7 +488,11 @@ impl State {
 
     fn check_activity(body: Option<&Value>, raw_len_utf16: usize) -> Result<(), Answer> {
         let Some(b) = body.filter(|b| b.is_object()) else {
-            return Err(Answer::error(400, "BadArgument", "The activity is missing or not a JSON object."));
+            return Err(Answer::error(
+                400,
+                "BadArgument",
+                "The activity is missing or not a JSON object.",
+            ));
         };
         if b.get("type").and_then(Value::as_str).is_none() {
             return Err(Answer::error(400, "BadArgument", "The activity has no type."));
@@ -499,7 +526,10 @@ impl State {
                 return e;
             }
             let activity = b.get("activity").cloned();
-            let raw = activity.as_ref().map(|a| a.to_string().encode_utf16().count()).unwrap_or_default();
+            let raw = activity
+                .as_ref()
+                .map(|a| a.to_string().encode_utf16().count())
+                .unwrap_or_default();
             if let Err(e) = Self::check_activity(activity.as_ref(), raw) {
                 return e;
             }
