@@ -39,6 +39,31 @@ pub enum StartupError {
     Connector(#[from] connector::ConfigError),
     #[error("state store: {0}")]
     Store(#[from] store::StoreError),
+    #[error("reading the app secret from Secrets Manager ({arn}): {message}")]
+    Secret { arn: String, message: String },
+}
+
+/// `MICROSOFT_APP_PASSWORD_SECRET_ARN`: in Lambda the client secret lives in Secrets Manager (never in a plain
+/// environment variable); its whole `SecretString` is the secret. Read once at cold start.
+pub const SECRET_ARN_VAR: &str = "MICROSOFT_APP_PASSWORD_SECRET_ARN";
+
+async fn read_app_secret(arn: &str) -> Result<secrecy::SecretString, StartupError> {
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let client = aws_sdk_secretsmanager::Client::new(&sdk);
+    let answer = client
+        .get_secret_value()
+        .secret_id(arn)
+        .send()
+        .await
+        .map_err(|e| StartupError::Secret {
+            arn: arn.to_owned(),
+            message: aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string(),
+        })?;
+    let secret = answer.secret_string().ok_or_else(|| StartupError::Secret {
+        arn: arn.to_owned(),
+        message: "the secret has no SecretString".to_owned(),
+    })?;
+    Ok(secrecy::SecretString::from(secret.to_owned()))
 }
 
 impl App {
@@ -60,7 +85,11 @@ impl App {
                 Inbound::Verified(Arc::new(authenticator))
             }
         };
-        let connector: Arc<dyn Connector> = Arc::new(HttpConnector::new(&config.connector)?);
+        let mut connector_config = config.connector.clone();
+        if let Some(arn) = std::env::var(SECRET_ARN_VAR).ok().filter(|a| !a.trim().is_empty()) {
+            connector_config.app_password = read_app_secret(arn.trim()).await?;
+        }
+        let connector: Arc<dyn Connector> = Arc::new(HttpConnector::new(&connector_config)?);
         let (store, changes): (Arc<dyn Store>, _) = match &config.state {
             StateChoice::Embedded { path } => {
                 let store = match path {
