@@ -17,7 +17,12 @@ fn main() {
         return;
     };
     let user = FakeTeams::member("29:bench-user", "Bench User", "aad-bench");
-    let Ok(fake) = rt.block_on(FakeTeams::builder().without_rate_limits().user(DEFAULT_TENANT, user).start()) else {
+    let Ok(fake) = rt.block_on(
+        FakeTeams::builder()
+            .without_rate_limits()
+            .user(DEFAULT_TENANT, user)
+            .start(),
+    ) else {
         eprintln!("skipped: fake Teams could not start");
         return;
     };
@@ -32,7 +37,10 @@ fn main() {
     };
     let client = client.with_rate_limiter(Arc::new(Unlimited));
     let url = fake.service_url();
-    let conv = ConversationId::from(fake.personal_conversation(DEFAULT_TENANT, "29:bench-user").unwrap_or_default());
+    let conv = ConversationId::from(
+        fake.personal_conversation(DEFAULT_TENANT, "29:bench-user")
+            .unwrap_or_default(),
+    );
     let activity = Activity {
         kind: ActivityKind::Message(Message {
             text: Some("You sent hello which was 5 characters".to_owned()),
@@ -49,7 +57,9 @@ fn main() {
     let token = rt.block_on(client.tokens().token()).ok().flatten();
     let bare = reqwest::Client::new();
     let send_url = format!("{url}v3/conversations/{}/activities", conv.as_str().replace(':', "%3A"));
-    let bearer = token.map(|t| format!("Bearer {}", secrecy::ExposeSecret::expose_secret(&t))).unwrap_or_default();
+    let bearer = token
+        .map(|t| format!("Bearer {}", secrecy::ExposeSecret::expose_secret(&t)))
+        .unwrap_or_default();
     bench::measure("connector: send via bare reqwest (loopback)", 20, 200, || {
         rt.block_on(async {
             let body = serde_json::to_vec(&activity).unwrap_or_default();
@@ -69,7 +79,9 @@ fn main() {
 
     // The client's own steps, no network.
     let allowlist = ServiceUrlAllowlist::new(&[url.as_str()]).unwrap_or_default();
-    bench::measure("connector: allowlist check", 20, 20_000, || allowlist.check(&url).is_ok());
+    bench::measure("connector: allowlist check", 20, 20_000, || {
+        allowlist.check(&url).is_ok()
+    });
     let limiter = InProcessRateLimiter::new(None);
     let mut n = 0u64;
     bench::measure("connector: pacing acquire (in-process, fresh keys)", 20, 2_000, || {
@@ -81,7 +93,11 @@ fn main() {
         };
         rt.block_on(limiter.acquire(&key));
     });
-    bench::measure("connector: cached token", 20, 20_000, || rt.block_on(client.tokens().token()).is_ok());
-    bench::measure("connector: serialize activity", 20, 20_000, || serde_json::to_vec(&activity).map(|v| v.len()));
+    bench::measure("connector: cached token", 20, 20_000, || {
+        rt.block_on(client.tokens().token()).is_ok()
+    });
+    bench::measure("connector: serialize activity", 20, 20_000, || {
+        serde_json::to_vec(&activity).map(|v| v.len())
+    });
     drop(fake);
 }
