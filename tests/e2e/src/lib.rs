@@ -1,1 +1,42 @@
-//! See the crate description in Cargo.toml.
+//! Helpers for the end-to-end tests in `tests/`: which real local services are present ([`env`]), `cargo lambda
+//! watch` as a child process that is always stopped ([`lambda`]), fresh DynamoDB tables and raw reads
+//! ([`dynamo`]), and inbound Teams activities built from golden fixtures ([`activity`]).
+
+pub mod activity;
+pub mod dynamo;
+pub mod env;
+pub mod lambda;
+
+/// Why a helper failed.
+#[derive(Debug, thiserror::Error)]
+pub enum E2eError {
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("environment value for {0} cannot be written to an env file (newline, `#`, quote or outer spaces)")]
+    EnvValue(String),
+    #[error("`cargo lambda watch` exited early ({status}); log tail:\n{log}")]
+    WatchExited { status: String, log: String },
+    #[error("`cargo lambda watch` was not ready after {secs} s; log tail:\n{log}")]
+    WatchNotReady { secs: u64, log: String },
+    #[error("DynamoDB: {0}")]
+    Dynamo(String),
+    #[error("state store: {0}")]
+    Store(#[from] store::StoreError),
+    #[error("fixture {name}: {source}")]
+    Fixture {
+        name: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl E2eError {
+    pub(crate) fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Self {
+        let what = what.into();
+        move |source| Self::Io { what, source }
+    }
+}

@@ -1,0 +1,74 @@
+//! Which real local services the tests can use, and the skip-or-fail rule: a missing service prints
+//! `skipped: ...` and the test returns, unless `REQUIRE_REAL_SERVICES=1` (set by `scripts/test`), which fails it.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Whether missing services must fail the test (`REQUIRE_REAL_SERVICES=1`).
+#[must_use]
+pub fn real_services_required() -> bool {
+    std::env::var("REQUIRE_REAL_SERVICES").as_deref() == Ok("1")
+}
+
+/// Reports a missing service: panics when [`real_services_required`], else prints `skipped: <test>: <why>`.
+///
+/// # Panics
+/// When `REQUIRE_REAL_SERVICES=1`.
+pub fn skip(test: &str, why: &str) {
+    assert!(!real_services_required(), "{test}: {why}, but REQUIRE_REAL_SERVICES=1");
+    println!("skipped: {test}: {why}");
+}
+
+/// The repository root (the workspace holding this crate).
+#[must_use]
+pub fn workspace_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .ancestors()
+        .nth(2)
+        .map_or_else(|| manifest.to_path_buf(), Path::to_path_buf)
+}
+
+/// The local DynamoDB endpoint (`AWS_ENDPOINT_URL_DYNAMODB`), if set.
+#[must_use]
+pub fn dynamo_endpoint() -> Option<String> {
+    std::env::var("AWS_ENDPOINT_URL_DYNAMODB")
+        .ok()
+        .filter(|e| !e.trim().is_empty())
+}
+
+/// The folder holding the `cargo-lambda` executable: the first on `PATH`, else the project's venv
+/// (`.tools/venv/bin`, installed by `scripts/test`).
+#[must_use]
+pub fn cargo_lambda_dir() -> Option<PathBuf> {
+    let on_path = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default();
+    on_path
+        .into_iter()
+        .chain(std::iter::once(workspace_root().join(".tools/venv/bin")))
+        .find(|dir| dir.join("cargo-lambda").is_file())
+}
+
+/// A loopback port that was free a moment ago.
+///
+/// # Errors
+/// When no port can be bound.
+pub fn free_port() -> std::io::Result<u16> {
+    let listener = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))?;
+    Ok(listener.local_addr()?.port())
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A name no other test (or earlier run) uses: `<prefix>-<pid>-<nanos>-<n>`.
+#[must_use]
+pub fn unique(prefix: &str) -> String {
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    format!(
+        "{prefix}-{}-{nanos}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
