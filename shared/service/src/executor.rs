@@ -159,6 +159,7 @@ impl Ctx<'_> {
                     if let Err(e) = self.app.store.record_personal(&personal, now).await {
                         tracing::warn!(error = %e, "could not record the personal conversation");
                     }
+                    self.remember_new_personal(&plan, &created.id, now).await;
                     created.id
                 }
                 Err(e) => {
@@ -181,6 +182,42 @@ impl Ctx<'_> {
                 self.failed("send 1:1", &e, &conversation).await;
                 let _ = self.reply(&plan.on_failure).await;
             }
+        }
+    }
+
+    /// A 1:1 chat the bot just created: its reference (so proactive sends by conversation id work) and the
+    /// user's first-contact claim (this is the user's first personal chat, so it gets the one personal welcome).
+    async fn remember_new_personal(&self, plan: &DmMePlan, conversation: &ConversationId, now: Timestamp) {
+        let reference = ConversationReference {
+            activity_id: None,
+            user: Some(plan.user.clone()),
+            bot: self.reference.bot.clone(),
+            conversation: models::ConversationAccount {
+                id: conversation.clone(),
+                conversation_type: Some(models::ConversationType::Personal),
+                tenant_id: Some(plan.tenant.clone()),
+                ..models::ConversationAccount::default()
+            },
+            channel_id: self.reference.channel_id.clone(),
+            service_url: self.service_url().to_owned(),
+            locale: self.reference.locale.clone(),
+            tenant_id: Some(plan.tenant.clone()),
+            team_id: None,
+            channel: None,
+        };
+        if let Err(e) = self.app.store.upsert_conversation(&reference, now).await {
+            tracing::warn!(error = %e, "could not record the new 1:1 conversation");
+        }
+        let claim = store::FirstContact {
+            tenant_id: plan.tenant.clone(),
+            user: plan.user.clone(),
+            conversation_id: conversation.clone(),
+            service_url: self.service_url().to_owned(),
+            bot: self.reference.bot.clone(),
+            claimed_at: now,
+        };
+        if let Err(e) = self.app.store.claim_first_contact(&claim, now).await {
+            tracing::warn!(error = %e, "could not claim the first personal contact");
         }
     }
 

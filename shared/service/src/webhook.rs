@@ -127,7 +127,7 @@ pub async fn handle(app: &App, authorization: Option<&str>, body: &[u8]) -> Webh
         Ok(InboundOutcome::New(refresh)) => refresh,
         Err(e) => return unavailable(&e),
     };
-    if refresh.service_url_changed {
+    if refresh.service_url_changed && !refresh.created {
         tracing::info!(conversation = %reference.conversation.id, "serviceUrl changed; reference updated");
     }
     // A personal message: the first contact is claimed when the conversation is new to us (one claim per
