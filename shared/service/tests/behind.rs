@@ -196,6 +196,20 @@ async fn roster_welcome_reaches_every_member_once() {
     assert_eq!(h.welcome_count(), 201);
 }
 
+/// The team-install claim the webhook records for [`team_install_update`].
+fn team_install(claimed_at: Timestamp) -> store::TeamInstall {
+    store::TeamInstall {
+        team_id: TEAM.into(),
+        team_name: None,
+        tenant_id: TENANT.into(),
+        service_url: SERVICE_URL.into(),
+        conversation_id: TEAM.into(),
+        bot: models::ChannelAccount::new(BOT, None),
+        installed_by: None,
+        claimed_at,
+    }
+}
+
 #[tokio::test]
 async fn a_failed_welcome_send_is_retried_by_the_next_delivery_of_the_record() {
     // A send that Teams refused transiently leaves the key pending: the stream's retry is told to wait
@@ -205,16 +219,7 @@ async fn a_failed_welcome_send_is_retried_by_the_next_delivery_of_the_record() {
         status: Some(502),
         source: None,
     });
-    let install = store::TeamInstall {
-        team_id: TEAM.into(),
-        team_name: None,
-        tenant_id: TENANT.into(),
-        service_url: SERVICE_URL.into(),
-        conversation_id: TEAM.into(),
-        bot: models::ChannelAccount::new(BOT, None),
-        installed_by: None,
-        claimed_at: Timestamp::now(),
-    };
+    let install = team_install(Timestamp::now());
     assert!(service::welcome::team(&h.app, &install).await.is_err());
     let retry = service::welcome::team(&h.app, &install).await;
     assert!(
@@ -237,16 +242,7 @@ async fn a_crash_after_the_welcome_claim_and_before_the_send_sends_nothing_until
             .unwrap(),
         IdempotencyClaim::Won
     );
-    let install = store::TeamInstall {
-        team_id: TEAM.into(),
-        team_name: None,
-        tenant_id: TENANT.into(),
-        service_url: SERVICE_URL.into(),
-        conversation_id: TEAM.into(),
-        bot: models::ChannelAccount::new(BOT, None),
-        installed_by: None,
-        claimed_at: now,
-    };
+    let install = team_install(now);
     assert!(service::welcome::team(&h.app, &install).await.is_err());
     assert_eq!(h.welcome_count(), 0, "at-most-once while the claim is pending");
     // After the pending claim lapses (10 minutes), the retried record sends: at-least-once overall.
