@@ -38,3 +38,5 @@ pub fn measure<T>(name: &str, batches: u32, per_batch: u64, mut f: impl FnMut() 
     );
     report
 }
+
+pub mod procfs;
