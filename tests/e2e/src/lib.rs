@@ -4,8 +4,10 @@
 
 pub mod activity;
 pub mod dynamo;
+pub mod emulator;
 pub mod env;
 pub mod lambda;
+pub mod streams;
 
 /// Why a helper failed.
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,300 @@
+//! `cargo lambda watch` for one function of the workspace with several instances (`--concurrency`) and a bounded
+//! invoke wait (`--timeout`), plus direct invokes of non-HTTP functions through the emulator's Lambda Invoke API
+//! (`POST /2015-03-31/functions/<bin>/invocations`, the path `cargo lambda invoke` and the AWS SDKs use).
+//!
+//! [`crate::lambda::LambdaWatch`] runs one instance with fixed arguments; this guard adds the two options the
+//! stream and schedule tests need and stops the same way (SIGTERM to the emulator's group, then SIGKILL to what
+//! is left of its process tree), also on panic.
+
+use crate::E2eError;
+use serde_json::Value;
+use std::fs::File;
+use std::io::Write as _;
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// What to run: one package's binary (its name is the function name).
+#[derive(Clone, Debug)]
+pub struct EmulatorSpec {
+    pub workspace_root: PathBuf,
+    /// The folder holding `cargo-lambda`, put first on `PATH`.
+    pub cargo_lambda_dir: PathBuf,
+    pub package: String,
+    pub bin: String,
+    pub port: u16,
+    /// Instances the emulator may run at once (`--concurrency`).
+    pub concurrency: u32,
+    /// How long the emulator waits for an invoke's answer (`--timeout`, seconds).
+    pub invoke_timeout_secs: u64,
+    /// The function's environment (written to `--env-file`; values may hold commas).
+    pub env: Vec<(String, String)>,
+    /// Where the env file and the log go.
+    pub work_dir: PathBuf,
+}
+
+impl EmulatorSpec {
+    /// The arguments after `cargo`.
+    #[must_use]
+    pub fn args(&self, env_file: &Path) -> Vec<String> {
+        [
+            "lambda",
+            "watch",
+            "--ignore-changes",
+            "--invoke-address",
+            "127.0.0.1",
+            "--invoke-port",
+            &self.port.to_string(),
+            "--package",
+            &self.package,
+            "--bin",
+            &self.bin,
+            "--concurrency",
+            &self.concurrency.to_string(),
+            "--timeout",
+            &self.invoke_timeout_secs.to_string(),
+            "--env-file",
+            &env_file.display().to_string(),
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect()
+    }
+
+    /// The env file's path.
+    #[must_use]
+    pub fn env_file(&self) -> PathBuf {
+        self.work_dir.join(format!("{}.env", self.bin))
+    }
+}
+
+/// The running emulator; dropping it stops it and its function instances.
+#[derive(Debug)]
+pub struct Emulator {
+    child: Child,
+    port: u16,
+    bin: String,
+    log: PathBuf,
+    started: Instant,
+    http: reqwest::Client,
+}
+
+fn io_other(what: &str, e: impl std::fmt::Display) -> E2eError {
+    E2eError::Io {
+        what: what.to_owned(),
+        source: std::io::Error::other(e.to_string()),
+    }
+}
+
+fn write_env_file(path: &Path, env: &[(String, String)]) -> Result<(), E2eError> {
+    let mut text = String::new();
+    for (key, value) in env {
+        if value.contains(['\n', '\r', '#', '"', '\'']) || value.trim() != value || key.contains(['=', '\n']) {
+            return Err(E2eError::EnvValue(key.clone()));
+        }
+        text.push_str(&format!("{key}={value}\n"));
+    }
+    let mut file = File::create(path).map_err(E2eError::io(format!("create {}", path.display())))?;
+    file.write_all(text.as_bytes())
+        .map_err(E2eError::io(format!("write {}", path.display())))
+}
+
+impl Emulator {
+    /// Starts `cargo lambda watch` for `spec`; call [`Self::wait_ready`] before invoking.
+    ///
+    /// # Errors
+    /// When the env file or log cannot be written or the process cannot be spawned.
+    pub fn start(spec: &EmulatorSpec) -> Result<Self, E2eError> {
+        std::fs::create_dir_all(&spec.work_dir).map_err(E2eError::io("create the work dir"))?;
+        let env_file = spec.env_file();
+        write_env_file(&env_file, &spec.env)?;
+        let log = spec.work_dir.join(format!("{}-watch.log", spec.bin));
+        let out = File::create(&log).map_err(E2eError::io("create the watch log"))?;
+        let err = out.try_clone().map_err(E2eError::io("clone the watch log"))?;
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let path =
+            std::env::join_paths(std::iter::once(spec.cargo_lambda_dir.clone()).chain(std::env::split_paths(&path)))
+                .map_err(|e| io_other("PATH", e))?;
+        let child = Command::new("cargo")
+            .args(spec.args(&env_file))
+            .current_dir(&spec.workspace_root)
+            .env("PATH", path)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .process_group(0)
+            .spawn()
+            .map_err(E2eError::io("spawn `cargo lambda watch`"))?;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(spec.invoke_timeout_secs + 30))
+            .build()
+            .map_err(|e| io_other("http client", e))?;
+        Ok(Self {
+            child,
+            port: spec.port,
+            bin: spec.bin.clone(),
+            log,
+            started: Instant::now(),
+            http,
+        })
+    }
+
+    /// `http://127.0.0.1:<port>/lambda-url/<function><path>` (a Function URL event, for HTTP functions).
+    #[must_use]
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}/lambda-url/{}{path}", self.port, self.bin)
+    }
+
+    /// The Invoke API address of the function.
+    #[must_use]
+    pub fn invoke_url(&self) -> String {
+        format!(
+            "http://127.0.0.1:{}/2015-03-31/functions/{}/invocations",
+            self.port, self.bin
+        )
+    }
+
+    /// Invokes the function with `event` (RequestResponse) and answers its JSON result.
+    ///
+    /// # Errors
+    /// [`E2eError::Io`] (what = `invoke`) when the emulator is unreachable, answers a non-200 status (function error, timeout)
+    /// or a body that is not JSON.
+    pub async fn invoke(&self, event: &Value) -> Result<Value, E2eError> {
+        let response = self
+            .http
+            .post(self.invoke_url())
+            .header("content-type", "application/json")
+            .body(event.to_string())
+            .send()
+            .await
+            .map_err(|e| io_other("invoke", format!("{}: {e}", self.bin)))?;
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        if status != 200 {
+            return Err(io_other("invoke", format!("{} answered {status}: {text}", self.bin)));
+        }
+        serde_json::from_str(&text).map_err(|e| io_other("invoke", format!("{}: not JSON ({e}): {text}", self.bin)))
+    }
+
+    /// Waits until `probe` holds (it sends one request to the function and says whether the answer is the
+    /// expected one), bounded by `limit`. Answers the time since [`Self::start`].
+    ///
+    /// # Errors
+    /// The emulator exited or the limit passed (both with the log's tail).
+    pub async fn wait_ready<F, Fut>(&mut self, limit: Duration, probe: F) -> Result<Duration, E2eError>
+    where
+        F: Fn(reqwest::Client, String) -> Fut,
+        Fut: Future<Output = bool>,
+    {
+        let short = reqwest::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .build()
+            .map_err(|e| io_other("http client", e))?;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(E2eError::WatchExited {
+                    status: status.to_string(),
+                    log: self.log_tail(40),
+                });
+            }
+            if probe(short.clone(), format!("http://127.0.0.1:{}", self.port)).await {
+                return Ok(self.started.elapsed());
+            }
+            if self.started.elapsed() > limit {
+                return Err(E2eError::WatchNotReady {
+                    secs: limit.as_secs(),
+                    log: self.log_tail(40),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// The last `lines` lines of the emulator's and the function's output.
+    #[must_use]
+    pub fn log_tail(&self, lines: usize) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
+    /// The whole log (emulator and function JSON lines).
+    #[must_use]
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Stops the emulator and its instances: SIGTERM to its group, up to 10 s, then SIGKILL to the tree.
+    pub fn stop(&mut self) {
+        let pid = self.child.id();
+        let tree = descendants(pid);
+        if matches!(self.child.try_wait(), Ok(None)) {
+            signal("-TERM", &format!("-{pid}"));
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            if matches!(self.child.try_wait(), Ok(None)) {
+                signal("-KILL", &format!("-{pid}"));
+            }
+        }
+        for p in tree {
+            if Path::new(&format!("/proc/{p}")).exists() {
+                signal("-KILL", &p.to_string());
+            }
+        }
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "cargo lambda watch ({}) log {}, last lines:\n{}",
+                self.bin,
+                self.log.display(),
+                self.log_tail(40)
+            );
+        }
+        self.stop();
+    }
+}
+
+/// Sends `sig` to `target` (a pid, or `-pgid`) with kill(1); only ids this guard started.
+fn signal(sig: &str, target: &str) {
+    let _ = Command::new("kill")
+        .args([sig, "--", target])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// Every live descendant of `root`, from `/proc/<pid>/stat` (field 4 is the parent).
+fn descendants(root: u32) -> Vec<u32> {
+    let mut parents: Vec<(u32, u32)> = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let Some(after) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            continue;
+        };
+        if let Some(ppid) = after.split_whitespace().nth(1).and_then(|p| p.parse::<u32>().ok()) {
+            parents.push((pid, ppid));
+        }
+    }
+    let mut found = vec![root];
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i];
+        found.extend(parents.iter().filter(|(_, pp)| *pp == parent).map(|(p, _)| *p));
+        i += 1;
+    }
+    found.retain(|p| *p != root);
+    found
+}
