@@ -235,3 +235,26 @@ async fn anonymous_mode_needs_no_token() {
     assert_eq!(status, 200);
     assert_eq!(h.connector.sent_activities().len(), 1);
 }
+
+#[tokio::test]
+async fn an_unreachable_state_store_is_503_and_nothing_is_sent() {
+    // The real DynamoDB adapter pointed at a closed loopback port: the SDK's connection error must become 503
+    // (so Teams retries), never a 500, and the bot must not act on an activity it could not record.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let sdk = aws_sdk_dynamodb::config::Builder::new()
+        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("t", "t", None, None, "test"))
+        .endpoint_url(endpoint)
+        .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::standard().with_max_attempts(1))
+        .build();
+    let store = store::DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(sdk), "unreachable");
+    let mut h = harness(|c| c).await;
+    h.app.store = Arc::new(store);
+    h.app.inbound = Inbound::Anonymous;
+    let (status, reason) = h.post(None, &body(&activity("1", "hello"))).await;
+    assert_eq!(status, 503, "{reason}");
+    assert!(h.connector.calls().is_empty());
+}
