@@ -138,7 +138,16 @@ pub async fn notify(app: &App, operation: Operation) -> Result<Value, NotifyErro
                     "a send with this idempotencyKey is in progress",
                 )),
                 IdempotencyClaim::Won => {
-                    let sent = send(app, &to, &activity).await?;
+                    let sent = match send(app, &to, &activity).await {
+                        Ok(sent) => sent,
+                        Err(e) => {
+                            // Unless the outcome is unknown (504), nothing was delivered: let a retry send.
+                            if e.status != 504 {
+                                let _ = app.store.release_idempotency(&key, Timestamp::now()).await;
+                            }
+                            return Err(e);
+                        }
+                    };
                     app.store.complete_idempotency(&key, &sent, Timestamp::now()).await?;
                     Ok(ids(&sent))
                 }
@@ -237,6 +246,26 @@ async fn send(app: &App, to: &To, activity: &Activity) -> Result<SentActivity, N
             let activity_id = created
                 .activity_id
                 .ok_or_else(|| NotifyError::new(502, "ConnectorError", "Teams answered no activityId"))?;
+            // Remember the new reply chain, so the ids answered here can update or delete it later.
+            let reference = models::ConversationReference {
+                activity_id: None,
+                user: None,
+                bot: install.bot.clone(),
+                conversation: models::ConversationAccount {
+                    id: created.id.clone(),
+                    conversation_type: Some(models::ConversationType::Channel),
+                    is_group: Some(true),
+                    tenant_id: Some(install.tenant_id.clone()),
+                    ..models::ConversationAccount::default()
+                },
+                channel_id: "msteams".to_owned(),
+                service_url: install.service_url.clone(),
+                locale: None,
+                tenant_id: Some(install.tenant_id.clone()),
+                team_id: Some(team_id.clone()),
+                channel: Some(id.clone()),
+            };
+            app.store.upsert_conversation(&reference, now).await?;
             Ok(SentActivity {
                 conversation_id: created.id,
                 activity_id,

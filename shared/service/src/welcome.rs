@@ -140,10 +140,17 @@ async fn send_once(
         IdempotencyClaim::Pending => return Err(WelcomeError::Pending(key.to_owned())),
         IdempotencyClaim::Won => {}
     }
-    let sent = app
+    let sent = match app
         .connector
         .send_to_conversation(service_url, conversation, message)
-        .await?;
+        .await
+    {
+        Ok(sent) => sent,
+        Err(e) => {
+            release_unless_unknown(app, key, &e).await;
+            return Err(e.into());
+        }
+    };
     let record = SentActivity {
         conversation_id: conversation.clone(),
         activity_id: sent.id,
@@ -152,4 +159,16 @@ async fn send_once(
     app.store.complete_idempotency(key, &record, Timestamp::now()).await?;
     tracing::info!(key, conversation = %conversation, "welcome sent");
     Ok(WelcomeOutcome::Sent)
+}
+
+/// Gives an idempotency key up after a send that is known not to have been delivered (Teams refused it, or it
+/// never left), so the next attempt sends at once. After an unknown outcome the key stays pending: the message
+/// may have been delivered, and a duplicate is worse than a late retry.
+pub(crate) async fn release_unless_unknown(app: &App, key: &str, error: &ConnectorError) {
+    if matches!(error, ConnectorError::OutcomeUnknown { .. }) {
+        return;
+    }
+    if let Err(e) = app.store.release_idempotency(key, Timestamp::now()).await {
+        tracing::warn!(key, error = %e, "could not release the idempotency key");
+    }
 }

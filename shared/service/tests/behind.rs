@@ -211,13 +211,29 @@ fn team_install(claimed_at: Timestamp) -> store::TeamInstall {
 }
 
 #[tokio::test]
-async fn a_failed_welcome_send_is_retried_by_the_next_delivery_of_the_record() {
-    // A send that Teams refused transiently leaves the key pending: the stream's retry is told to wait
-    // (at-least-once after the pending claim lapses), never silently dropped.
+async fn a_welcome_teams_refused_is_sent_by_the_next_delivery_of_the_record() {
+    // Teams refused the send (it did nothing), so the key is given up and the stream's retry sends it; after an
+    // unknown outcome the key would stay pending instead (see the crash test below).
     let h = harness(false);
     h.connector.fail_next(ConnectorError::Transient {
         status: Some(502),
         source: None,
+    });
+    let install = team_install(Timestamp::now());
+    assert!(service::welcome::team(&h.app, &install).await.is_err());
+    let retry = service::welcome::team(&h.app, &install).await.unwrap();
+    assert_eq!(retry, service::welcome::WelcomeOutcome::Sent);
+    let again = service::welcome::team(&h.app, &install).await.unwrap();
+    assert_eq!(again, service::welcome::WelcomeOutcome::AlreadyDone);
+    // Two attempts recorded (the refused one and the delivered one), no third.
+    assert_eq!(h.welcome_count(), 2);
+}
+
+#[tokio::test]
+async fn a_welcome_whose_outcome_is_unknown_is_not_sent_again_while_pending() {
+    let h = harness(false);
+    h.connector.fail_next(ConnectorError::OutcomeUnknown {
+        source: "timed out".into(),
     });
     let install = team_install(Timestamp::now());
     assert!(service::welcome::team(&h.app, &install).await.is_err());
@@ -226,8 +242,11 @@ async fn a_failed_welcome_send_is_retried_by_the_next_delivery_of_the_record() {
         matches!(retry, Err(service::welcome::WelcomeError::Pending(_))),
         "{retry:?}"
     );
-    // The recording Connector records the refused attempt; the pending retry made no second attempt.
-    assert_eq!(h.welcome_count(), 1);
+    assert_eq!(
+        h.welcome_count(),
+        1,
+        "no second attempt while the first may have been delivered"
+    );
 }
 
 #[tokio::test]

@@ -168,7 +168,7 @@ async fn wrong_claims_are_401() {
         BotClaims::new(APP_ID, SERVICE_URL)
             .expires(Some(now - 301))
             .not_before(Some(now - 3600)),
-        BotClaims::new(APP_ID, SERVICE_URL).not_before(Some(now + 301)),
+        BotClaims::new(APP_ID, SERVICE_URL).not_before(Some(now + 400)),
         BotClaims::new(APP_ID, SERVICE_URL).expires(None),
     ] {
         h.rejected(Some(&bearer(&h.token(&claims))), &b, 401).await;

@@ -192,6 +192,13 @@ pub trait SentLog: Send + Sync {
     /// # Errors
     /// [`StoreError`].
     async fn complete_idempotency(&self, key: &str, sent: &SentActivity, now: Timestamp) -> Result<(), StoreError>;
+
+    /// Gives a pending claim up (the send is known not to have happened, e.g. Teams refused it), so the next
+    /// attempt wins at once instead of waiting for the pending claim to lapse. A completed key is left alone.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn release_idempotency(&self, key: &str, now: Timestamp) -> Result<(), StoreError>;
 }
 
 /// Polling subscriptions: due-time index, per-slot exactly-once claim, the poll message's id.
@@ -791,6 +798,18 @@ impl<T: Table + ?Sized> SentLog for T {
         )
         .await
         .map(|_| ())
+    }
+
+    async fn release_idempotency(&self, key: &str, now: Timestamp) -> Result<(), StoreError> {
+        not_empty(key, "empty key")?;
+        let (pk, sk) = keys::idempotency(key);
+        let delete = Write::Delete {
+            pk,
+            sk,
+            cond: Cond::Equals(vec![("state".to_owned(), json!("pending"))]),
+        };
+        // A failed condition means the key is done (or already gone): nothing to give up.
+        self.write(vec![delete], now).await.map(|_| ())
     }
 }
 

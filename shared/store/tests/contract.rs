@@ -430,6 +430,22 @@ async fn idempotency_keys(s: Subject) {
         s.store.claim_idempotency("k2", lapsed).await.unwrap(),
         IdempotencyClaim::Won
     );
+    // A pending claim given up (the send is known not to have happened) can be won again at once...
+    assert_eq!(
+        s.store.claim_idempotency("k3", NOW).await.unwrap(),
+        IdempotencyClaim::Won
+    );
+    s.store.release_idempotency("k3", NOW).await.unwrap();
+    assert_eq!(
+        s.store.claim_idempotency("k3", NOW).await.unwrap(),
+        IdempotencyClaim::Won
+    );
+    // ...but releasing a completed key changes nothing.
+    s.store.release_idempotency("k1", NOW).await.unwrap();
+    assert!(matches!(
+        s.store.claim_idempotency("k1", NOW).await.unwrap(),
+        IdempotencyClaim::Done(_)
+    ));
 }
 
 fn subscription(conversation: &str, name: &str, due: Timestamp) -> Subscription {
