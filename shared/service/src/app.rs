@@ -3,7 +3,7 @@
 use crate::config::{Config, StateChoice};
 use auth::{AuthMode, Authenticator};
 use bot::BotIdentity;
-use connector::{Connector, HttpConnector};
+use connector::{Connector, HttpConnector, ServiceUrlAllowlist};
 use std::sync::Arc;
 use store::{ChangeEvent, DynamoStore, EmbeddedStore, Store};
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -24,6 +24,9 @@ pub struct App {
     pub connector: Arc<dyn Connector>,
     pub store: Arc<dyn Store>,
     pub inbound: Inbound,
+    /// Where our token may be sent: an activity whose serviceUrl is outside it is refused (403) before anything
+    /// is stored, since the bot could never answer it.
+    pub service_urls: ServiceUrlAllowlist,
     /// Also welcome each team member 1:1 when the bot is added to a team.
     pub welcome_roster: bool,
 }
@@ -90,6 +93,8 @@ impl App {
             connector_config.app_password = read_app_secret(arn.trim()).await?;
         }
         let connector: Arc<dyn Connector> = Arc::new(HttpConnector::new(&connector_config)?);
+        let service_urls = ServiceUrlAllowlist::new(&config.connector.allowed_service_urls)
+            .map_err(|e| StartupError::Connector(connector::ConfigError::AllowedServiceUrls(e)))?;
         let (store, changes): (Arc<dyn Store>, _) = match &config.state {
             StateChoice::Embedded { path } => {
                 let store = match path {
@@ -118,6 +123,7 @@ impl App {
                 connector,
                 store,
                 inbound,
+                service_urls,
                 welcome_roster: config.welcome_roster,
             },
             changes,

@@ -3,7 +3,8 @@
 //!
 //! Order of work, so that a rejected request stores nothing and sends nothing:
 //! 1. size (413, before parsing); 2. a token must be present unless anonymous (401); 3. parse (400);
-//! 4. verify the token against the activity (401/403); 5. the fields a reply needs (400);
+//! 4. verify the token against the activity (401/403); 5. the fields a reply needs (400) and a serviceUrl our
+//!    token may be sent to (403: the bot could never answer it);
 //! 6. welcome and uninstall claims for install events (idempotent first-writer-wins writes, done before the
 //!    dedupe claim so a failure here can be retried by the channel); 7. the dedupe claim and the conversation
 //!    reference in one store request (503 when the store is down; a duplicate stops here with 200);
@@ -101,6 +102,13 @@ pub async fn handle(app: &App, authorization: Option<&str>, body: &[u8]) -> Webh
         Ok(reference) => reference,
         Err(_) => return WebhookResponse::reject(400, "activity lacks serviceUrl, conversation or recipient"),
     };
+    if let Err(e) = app.service_urls.check(&reference.service_url) {
+        tracing::warn!(reason = %e, "activity refused: its serviceUrl is not allowed (BOT_ALLOWED_SERVICE_URLS)");
+        return WebhookResponse::reject(
+            403,
+            "serviceUrl not allowed: add its prefix to BOT_ALLOWED_SERVICE_URLS",
+        );
+    }
     let Some(activity_id) = activity.id.clone() else {
         return WebhookResponse::reject(400, "activity has no id");
     };

@@ -31,6 +31,7 @@ fn harness(welcome_roster: bool) -> Harness {
         bot: BotIdentity::new(BOT, "Test Bot"),
         connector: connector.clone(),
         store: store.clone(),
+        service_urls: connector::ServiceUrlAllowlist::default(),
         inbound: Inbound::Anonymous,
         welcome_roster,
     };

@@ -37,6 +37,7 @@ async fn harness(configure: impl FnOnce(AuthConfig) -> AuthConfig) -> Harness {
         bot: BotIdentity::from_app_id(APP_ID, "Test Bot"),
         connector: connector.clone(),
         store: store.clone(),
+        service_urls: connector::ServiceUrlAllowlist::default(),
         inbound: Inbound::Verified(Arc::new(Authenticator::new(&config).unwrap())),
         welcome_roster: false,
     };
@@ -225,6 +226,17 @@ async fn oversize_and_malformed_bodies_are_413_and_400() {
     assert_eq!(status, 400);
     assert!(reason.contains("from"), "the reason names the field: {reason}");
     h.assert_untouched().await;
+}
+
+#[tokio::test]
+async fn a_service_url_our_token_may_not_go_to_is_403() {
+    let mut h = harness(|c| c).await;
+    h.app.inbound = Inbound::Anonymous;
+    let mut foreign = activity("1", "hi");
+    foreign["serviceUrl"] = json!("https://smba.trafficmanager.net.evil.com/amer/");
+    h.rejected(None, &body(&foreign), 403).await;
+    foreign["serviceUrl"] = json!("http://localhost:56150/_connector");
+    h.rejected(None, &body(&foreign), 403).await;
 }
 
 #[tokio::test]
