@@ -391,6 +391,28 @@ impl Ctx<'_> {
             .await
         {
             self.failed("update poll", &e, self.conversation()).await;
+            if matches!(e, ConnectorError::NotFound { .. }) {
+                // The poll message is gone (deleted in Teams): post the updated poll again and remember it.
+                message.id = None;
+                match self
+                    .app
+                    .connector
+                    .send_to_conversation(self.service_url(), &conversation, &message)
+                    .await
+                {
+                    Ok(sent) => {
+                        let _ = self
+                            .app
+                            .store
+                            .set_poll_activity(&conversation, POLL_SUBSCRIPTION, &sent.id, now)
+                            .await;
+                    }
+                    Err(e) => self.failed("re-post poll", &e, &conversation).await,
+                }
+            } else if e.is_bot_removed() {
+                let _ = self.app.store.unsubscribe(&conversation, POLL_SUBSCRIPTION, now).await;
+                tracing::info!(conversation = %conversation, "poll subscription ended: the bot was removed");
+            }
         }
         invoke_body
     }

@@ -385,8 +385,21 @@ async fn post_poll(
     let sent = app
         .connector
         .send_to_conversation(&service_url, conversation, &poll_message(&state))
-        .await
-        .map_err(|e| removed(app, conversation, e))?;
+        .await;
+    let sent = match sent {
+        Ok(sent) => sent,
+        Err(e) => {
+            if e.is_bot_removed() {
+                // The bot was removed from the conversation: end the subscription (with the reason logged).
+                let _ = app
+                    .store
+                    .unsubscribe(conversation, POLL_SUBSCRIPTION, Timestamp::now())
+                    .await;
+                tracing::info!(conversation = %conversation, "poll subscription ended: the bot was removed");
+            }
+            return Err(removed(app, conversation, e));
+        }
+    };
     let now = Timestamp::now();
     if let Some(mut sub) = app.store.subscription(conversation, POLL_SUBSCRIPTION, now).await? {
         sub.poll_activity_id = Some(sent.id);

@@ -407,3 +407,35 @@ async fn an_uninstalled_conversation_is_skipped_with_410() {
     assert!(h.connector.sent_activities().iter().all(|a| a.text() != Some("hello")));
     let _ = ConversationId::from("unused");
 }
+
+#[tokio::test]
+async fn a_vote_on_a_poll_message_that_is_gone_posts_the_poll_again() {
+    let h = harness(false);
+    subscribe_personal(&h).await;
+    assert_eq!(service::proactive::tick(&h.app).await["sent"], 1);
+    let card = h
+        .connector
+        .calls()
+        .iter()
+        .rev()
+        .find_map(|c| match c {
+            ConnectorCall::Send { activity, .. } => activity.as_message().and_then(|m| m.attachments.clone()),
+            _ => None,
+        })
+        .unwrap();
+    let data = card[0].content.as_ref().unwrap()["actions"][0]["data"].clone();
+    h.connector.fail_when(|call| {
+        matches!(call, ConnectorCall::Update { .. }).then(|| ConnectorError::NotFound {
+            code: "NotFound".into(),
+            message: "not a known activity id".into(),
+        })
+    });
+    let vote = json!({
+        "type": "message", "id": "v2", "channelId": "msteams", "serviceUrl": SERVICE_URL, "value": data,
+        "replyToId": "1", "from": {"id": "29:megan", "name": "Megan"}, "recipient": {"id": BOT, "name": "Test Bot"},
+        "conversation": {"id": "a:megan", "conversationType": "personal", "tenantId": TENANT},
+        "channelData": {"tenant": {"id": TENANT}}
+    });
+    assert_eq!(h.deliver(&vote).await, 200);
+    assert_eq!(polls_sent(&h), 2, "the updated poll is posted again");
+}
