@@ -35,6 +35,8 @@ fn num(name: &str, default: u64) -> anyhow::Result<u64> {
 async fn main() -> anyhow::Result<()> {
     let members = usize::try_from(num("BENCH_FANOUT_MEMBERS", 1000)?)?;
     let limit = num("BENCH_FANOUT_LIMIT", 50)?;
+    // Our pacer's rate (default: the limit, as a deployment would configure it).
+    let pace = num("BENCH_FANOUT_PACE", limit)?;
     let max_wait = Duration::from_secs(num("BENCH_FANOUT_SECONDS", 180)?);
 
     let openid = OpenIdServer::new();
@@ -66,7 +68,7 @@ async fn main() -> anyhow::Result<()> {
     env.insert("STATE_PATH".into(), state.join("state.redb").display().to_string());
     env.insert("WELCOME_ROSTER".into(), "true".into());
     let mut config = Config::from_lookup(Runtime::Devserver, |k| env.get(k).cloned())?;
-    config.connector.tenant_requests_per_second = Some(u32::try_from(limit)?);
+    config.connector.tenant_requests_per_second = Some(u32::try_from(pace)?);
     let (app, changes) = App::build(&config).await?;
     let changes = changes.context("the embedded store answers change events")?;
     tokio::spawn(service::background::run_change_feed(app.clone(), changes));
@@ -74,7 +76,7 @@ async fn main() -> anyhow::Result<()> {
 
     println!(
         "fan-out benchmark: roster welcome of {members} members, tenant limit {limit} requests/s at the fake \
-         (and Teams' per-conversation limits); our pacer at {limit}/s"
+         (and Teams' per-conversation limits); our pacer at {pace}/s"
     );
     let install = TeamInstall {
         team_id: TEAM_ID.into(),
@@ -149,6 +151,24 @@ async fn main() -> anyhow::Result<()> {
         .filter(|a| a.activity["text"].as_str().is_some_and(|t| t.starts_with("Welcome")))
         .count();
     let rate = calls.len() as f64 / elapsed.as_secs_f64().max(1e-9);
+    let accepted_rate = (calls.len() - throttled) as f64 / elapsed.as_secs_f64().max(1e-9);
+    // Which pace key each request had in our client: the tenant id when the request names one, else the
+    // serviceUrl's host.
+    let named = |c: &&&fake_teams::RecordedCall| {
+        c.body.as_ref().is_some_and(|b| {
+            b.pointer("/conversation/tenantId").is_some()
+                || b.pointer("/tenantId").is_some()
+                || b.pointer("/channelData/tenant/id").is_some()
+        })
+    };
+    for route in [Route::CreateConversation, Route::SendToConversation] {
+        let of_route: Vec<_> = calls.iter().filter(|c| c.route == route).collect();
+        println!(
+            "{route:?}: {} of {} requests name the tenant in their body",
+            of_route.iter().filter(named).count(),
+            of_route.len()
+        );
+    }
     let mut routes: Vec<_> = by_route.into_iter().collect();
     routes.sort();
     println!("Connector requests: {} ({routes:?})", calls.len());
@@ -163,6 +183,10 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "| achieved rate | {rate:.1} requests/s = {:.1}% of the limit |",
         100.0 * rate / limit as f64
+    );
+    println!(
+        "| accepted rate (429s excluded) | {accepted_rate:.1} requests/s = {:.1}% of the limit |",
+        100.0 * accepted_rate / limit as f64
     );
     println!("| 429s received | {throttled} |");
     println!("| members never welcomed (lost) | {lost} |");

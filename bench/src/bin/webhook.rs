@@ -12,7 +12,8 @@
 //! Configured by environment (bench/run sets the defaults): BENCH_TARGETS (devserver,lambda,peer),
 //! BENCH_ROUNDS (3), BENCH_SECONDS (10), BENCH_CONCURRENCY (32), BENCH_MAX_REQUESTS (200000), BENCH_PIN (1: the
 //! target on CPU 1, this process on CPU 0 — bench/run starts it under `taskset -c 0`), BENCH_ROOT (the
-//! workspace), BENCH_JSON (a file to append one JSON line per run to). Prints numbers; asserts nothing on time.
+//! workspace), BENCH_JSON (a file to append one JSON line per run to), BENCH_STATE_DIR (where our embedded
+//! store's file goes; default: the run's log folder on disk), BENCH_DEVSERVER_BIN (another devserver build). Prints numbers; asserts nothing on time.
 
 use anyhow::{Context as _, bail};
 use bench::procfs;
@@ -139,6 +140,8 @@ struct RunResult {
     auth_enforced: bool,
     /// The status the forged token got.
     forged_status: u16,
+    /// Echoes the fake Connector received over the target's whole life (cold start and warm-up included).
+    echoes_total: usize,
 }
 
 impl RunResult {
@@ -149,7 +152,7 @@ impl RunResult {
             "throughput": self.throughput, "p50_ms": self.p50_ms, "p99_ms": self.p99_ms,
             "peak_rss_mib": self.peak_rss_mib, "emulator_rss_mib": self.emulator_rss_mib,
             "target_cpu": self.target_cpu, "emulator_cpu": self.emulator_cpu, "fake_cpu": self.fake_cpu,
-            "loadgen_cpu": self.loadgen_cpu, "echoes_ok": self.echoes_ok, "auth_enforced": self.auth_enforced, "forged_status": self.forged_status,
+            "loadgen_cpu": self.loadgen_cpu, "echoes_ok": self.echoes_ok, "auth_enforced": self.auth_enforced, "forged_status": self.forged_status, "echoes_total": self.echoes_total,
         })
     }
 }
@@ -313,10 +316,12 @@ fn start(opts: &Opts, target: Target, round: u32, world: &World) -> anyhow::Resu
     match target {
         Target::Devserver => {
             let (out, err) = log_file(&state.0, "devserver.log")?;
-            let mut cmd = command(opts, &release.join("devserver"));
+            // BENCH_DEVSERVER_BIN: another build of the devserver (e.g. one with symbols, to profile).
+            let bin = var("BENCH_DEVSERVER_BIN").map_or_else(|| release.join("devserver"), PathBuf::from);
+            let mut cmd = command(opts, &bin);
             cmd.envs(env)
                 .env("BIND_ADDR", format!("127.0.0.1:{port}"))
-                .env("STATE_PATH", state.0.join("state.redb"))
+                .env("STATE_PATH", state_path(&state, target, round))
                 .env("RUST_LOG", "warn")
                 .stdout(out)
                 .stderr(err);
@@ -382,7 +387,7 @@ fn start(opts: &Opts, target: Target, round: u32, world: &World) -> anyhow::Resu
             let mut cmd = command(opts, &release.join("messages"));
             cmd.envs(env)
                 .env("STATE_STORE", "embedded")
-                .env("STATE_PATH", state.0.join("state.redb"))
+                .env("STATE_PATH", state_path(&state, target, round))
                 .env("RUST_LOG", "warn")
                 .env("AWS_LAMBDA_RUNTIME_API", format!("http://127.0.0.1:{port}/.rt"))
                 .env("AWS_LAMBDA_FUNCTION_NAME", "messages")
@@ -406,6 +411,17 @@ fn start(opts: &Opts, target: Target, round: u32, world: &World) -> anyhow::Resu
             ))
         }
     }
+}
+
+/// Where the embedded store's file goes: the run's folder, or `BENCH_STATE_DIR` (e.g. `/dev/shm`, where fsync
+/// costs nothing, to see how much of our cost is the store's durable commit).
+fn state_path(run: &TempDir, target: Target, round: u32) -> PathBuf {
+    outside_state(target, round).unwrap_or_else(|| run.0.join("state.redb"))
+}
+
+fn outside_state(target: Target, round: u32) -> Option<PathBuf> {
+    var("BENCH_STATE_DIR")
+        .map(|dir| Path::new(&dir).join(format!("bench-{}-{}-r{round}.redb", std::process::id(), target.name())))
 }
 
 /// The CPU time of a process tree.
@@ -640,6 +656,9 @@ fn run_one(
             && by_id.len() as u64 >= window.ok
     };
     drop(running);
+    if let Some(path) = outside_state(target, round) {
+        let _ = std::fs::remove_file(path);
+    }
     let wall = window.elapsed;
     Ok(RunResult {
         target: target.name(),
@@ -661,6 +680,7 @@ fn run_one(
         echoes_ok,
         auth_enforced,
         forged_status,
+        echoes_total: replies.len(),
     })
 }
 
