@@ -2,8 +2,12 @@
 //!
 //! The same port code as the DynamoDB adapter runs over it (see [`crate::Table`]). redb write transactions are
 //! serialized, so conditions are checked and writes applied under one lock: claims are first-writer-wins under
-//! any concurrency. Blocking file work runs on tokio's blocking pool. Committed inserts are delivered as
-//! [`ChangeEvent`]s to [`EmbeddedStore::subscribe_changes`] receivers, as the DynamoDB stream would deliver them.
+//! any concurrency. Reads run on tokio's blocking pool. Writes go to one writer thread that **group-commits**:
+//! it takes every write batch queued so far, checks and applies them one after another inside one redb write
+//! transaction (each batch still all-or-nothing, each later batch seeing the earlier ones), and commits once,
+//! so concurrent requests share one durable commit instead of queueing for one each. Committed inserts are
+//! delivered as [`ChangeEvent`]s to [`EmbeddedStore::subscribe_changes`] receivers, as the DynamoDB stream would
+//! deliver them.
 
 use crate::error::StoreError;
 use crate::feed::ChangeFeed;
@@ -13,7 +17,20 @@ use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use tokio::sync::mpsc;
+use std::thread::JoinHandle;
+use tokio::sync::{mpsc, oneshot};
+
+/// The most write batches one group commit takes.
+const MAX_GROUP: usize = 256;
+
+type Applied = Result<(WriteOutcome, Vec<ChangeEvent>), StoreError>;
+
+/// One write batch for the writer thread, and where to answer.
+struct Job {
+    writes: Vec<Write>,
+    now: Timestamp,
+    answer: oneshot::Sender<Applied>,
+}
 
 /// (pk, sk) -> the item as JSON.
 const ITEMS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("items");
@@ -31,9 +48,73 @@ pub struct EmbeddedStore {
 
 #[derive(Debug)]
 struct Inner {
-    db: Database,
+    db: Arc<Database>,
     path: PathBuf,
     feed: ChangeFeed,
+    writer: Option<std::sync::mpsc::Sender<Job>>,
+    writer_thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job")
+            .field("writes", &self.writes.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Closing the queue ends the writer thread; joining it releases the file before the store is gone, so
+        // the same path can be opened again at once.
+        drop(self.writer.take());
+        if let Some(thread) = self.writer_thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The writer thread: group commits until the queue closes.
+fn run_writer(db: &Database, jobs: &std::sync::mpsc::Receiver<Job>) {
+    while let Ok(first) = jobs.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match jobs.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        match apply_group(db, &group) {
+            Ok(results) => {
+                for (job, result) in group.into_iter().zip(results) {
+                    let _ = job.answer.send(Ok(result));
+                }
+            }
+            // The shared transaction failed as a whole: fall back to one transaction per batch, so each caller
+            // gets its own precise answer.
+            Err(_) => {
+                for job in group {
+                    let result = apply(db, job.writes, job.now);
+                    let _ = job.answer.send(result);
+                }
+            }
+        }
+    }
+}
+
+/// Checks and applies every job in one write transaction and commits once.
+fn apply_group(db: &Database, group: &[Job]) -> Result<Vec<(WriteOutcome, Vec<ChangeEvent>)>, StoreError> {
+    let txn = db.begin_write().map_err(backend)?;
+    let mut results = Vec::with_capacity(group.len());
+    {
+        let mut items = txn.open_table(ITEMS).map_err(backend)?;
+        let mut gsi = txn.open_table(GSI1).map_err(backend)?;
+        for job in group {
+            results.push(apply_in(&mut items, &mut gsi, job.writes.clone(), job.now)?);
+        }
+    }
+    txn.commit().map_err(backend)?;
+    Ok(results)
 }
 
 fn backend(err: impl Into<redb::Error>) -> StoreError {
@@ -84,11 +165,20 @@ impl EmbeddedStore {
             txn.open_table(GSI1).map_err(backend)?;
         }
         txn.commit().map_err(backend)?;
+        let db = Arc::new(db);
+        let (writer, jobs) = std::sync::mpsc::channel::<Job>();
+        let writer_db = Arc::clone(&db);
+        let writer_thread = std::thread::Builder::new()
+            .name("embedded-store-writer".into())
+            .spawn(move || run_writer(&writer_db, &jobs))
+            .map_err(|e| StoreError::Backend(Box::new(e)))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 db,
                 path,
                 feed: ChangeFeed::default(),
+                writer: Some(writer),
+                writer_thread: Some(writer_thread),
             }),
         })
     }
@@ -151,58 +241,72 @@ impl EmbeddedStore {
     }
 }
 
-fn apply(db: &Database, writes: Vec<Write>, now: Timestamp) -> Result<(WriteOutcome, Vec<ChangeEvent>), StoreError> {
+/// One batch in its own transaction (the fallback when a group commit fails).
+fn apply(db: &Database, writes: Vec<Write>, now: Timestamp) -> Applied {
     let txn = db.begin_write().map_err(backend)?;
-    let mut events = Vec::new();
-    {
+    let result = {
         let mut items = txn.open_table(ITEMS).map_err(backend)?;
         let mut gsi = txn.open_table(GSI1).map_err(backend)?;
-        let mut stored = Vec::with_capacity(writes.len());
-        let mut failed = Vec::new();
-        for (i, write) in writes.iter().enumerate() {
-            let key = write.key();
-            let old = match items.get(key).map_err(backend)? {
-                Some(guard) => Some(decode(key, guard.value())?),
-                None => None,
-            };
-            if !write.cond().holds(old.as_ref(), now) {
-                failed.push(i);
-            }
-            stored.push(old);
+        apply_in(&mut items, &mut gsi, writes, now)?
+    };
+    if matches!(result.0, WriteOutcome::Applied) {
+        txn.commit().map_err(backend)?;
+    }
+    Ok(result)
+}
+
+/// Checks every condition of one batch against what the transaction sees, then applies all of it or none.
+fn apply_in(
+    items: &mut redb::Table<'_, (&'static str, &'static str), &'static [u8]>,
+    gsi: &mut redb::Table<'_, (&'static str, &'static str, &'static str, &'static str), ()>,
+    writes: Vec<Write>,
+    now: Timestamp,
+) -> Applied {
+    let mut events = Vec::new();
+    let mut stored = Vec::with_capacity(writes.len());
+    let mut failed = Vec::new();
+    for (i, write) in writes.iter().enumerate() {
+        let key = write.key();
+        let old = match items.get(key).map_err(backend)? {
+            Some(guard) => Some(decode(key, guard.value())?),
+            None => None,
+        };
+        if !write.cond().holds(old.as_ref(), now) {
+            failed.push(i);
         }
-        if !failed.is_empty() {
-            // Dropping the transaction aborts it: nothing of the batch is written.
-            return Ok((WriteOutcome::ConditionFailed(failed), Vec::new()));
+        stored.push(old);
+    }
+    if !failed.is_empty() {
+        // Nothing of the batch is written.
+        return Ok((WriteOutcome::ConditionFailed(failed), Vec::new()));
+    }
+    for (write, old) in writes.into_iter().zip(stored) {
+        if let Some((gp, gs)) = old.as_ref().and_then(|o| o.gsi1.as_ref()) {
+            let (pk, sk) = write.key();
+            gsi.remove((gp.as_str(), gs.as_str(), pk, sk)).map_err(backend)?;
         }
-        for (write, old) in writes.into_iter().zip(stored) {
-            if let Some((gp, gs)) = old.as_ref().and_then(|o| o.gsi1.as_ref()) {
-                let (pk, sk) = write.key();
-                gsi.remove((gp.as_str(), gs.as_str(), pk, sk)).map_err(backend)?;
-            }
-            match write {
-                Write::Put { item, .. } => {
-                    items
-                        .insert((item.pk.as_str(), item.sk.as_str()), encode(&item)?.as_slice())
+        match write {
+            Write::Put { item, .. } => {
+                items
+                    .insert((item.pk.as_str(), item.sk.as_str()), encode(&item)?.as_slice())
+                    .map_err(backend)?;
+                if let Some((gp, gs)) = &item.gsi1 {
+                    gsi.insert((gp.as_str(), gs.as_str(), item.pk.as_str(), item.sk.as_str()), ())
                         .map_err(backend)?;
-                    if let Some((gp, gs)) = &item.gsi1 {
-                        gsi.insert((gp.as_str(), gs.as_str(), item.pk.as_str(), item.sk.as_str()), ())
-                            .map_err(backend)?;
-                    }
-                    if old.is_none() {
-                        events.push(ChangeEvent::Inserted {
-                            kind: item.kind.clone(),
-                            item: item.to_json(),
-                        });
-                    }
                 }
-                Write::Delete { pk, sk, .. } => {
-                    items.remove((pk.as_str(), sk.as_str())).map_err(backend)?;
+                if old.is_none() {
+                    events.push(ChangeEvent::Inserted {
+                        kind: item.kind.clone(),
+                        item: item.to_json(),
+                    });
                 }
-                Write::Check { .. } => {}
             }
+            Write::Delete { pk, sk, .. } => {
+                items.remove((pk.as_str(), sk.as_str())).map_err(backend)?;
+            }
+            Write::Check { .. } => {}
         }
     }
-    txn.commit().map_err(backend)?;
     Ok((WriteOutcome::Applied, events))
 }
 
@@ -283,7 +387,19 @@ impl Table for EmbeddedStore {
 
     async fn write(&self, writes: Vec<Write>, now: Timestamp) -> Result<WriteOutcome, StoreError> {
         validate_batch(&writes)?;
-        let (outcome, events) = self.blocking(move |db| apply(db, writes, now)).await?;
+        let (answer, answered) = oneshot::channel();
+        let closed = || {
+            StoreError::Unavailable(Box::new(std::io::Error::other(
+                "the embedded store's writer has stopped",
+            )))
+        };
+        self.inner
+            .writer
+            .as_ref()
+            .ok_or_else(closed)?
+            .send(Job { writes, now, answer })
+            .map_err(|_| closed())?;
+        let (outcome, events) = answered.await.map_err(|_| closed())??;
         self.inner.feed.publish(events);
         Ok(outcome)
     }
