@@ -2,8 +2,12 @@
 //! the same welcome code the `welcome` Lambda runs.
 
 use crate::app::App;
+use std::time::Duration;
 use store::{ChangeEvent, StreamItem};
 use tokio::sync::mpsc::UnboundedReceiver;
+
+/// Retries of a failed record (the template's event source mapping retries 5 times).
+const RETRIES: u32 = 5;
 
 /// Handles change events until the store is dropped.
 pub async fn run_change_feed(app: App, mut changes: UnboundedReceiver<ChangeEvent>) {
@@ -18,13 +22,24 @@ pub async fn run_change_feed(app: App, mut changes: UnboundedReceiver<ChangeEven
         };
         let app = app.clone();
         tokio::spawn(async move {
-            let result = match &item {
-                StreamItem::TeamInstall(install) => crate::welcome::team(&app, install).await.map(|_| ()),
-                StreamItem::FirstContact(contact) => crate::welcome::first_contact(&app, contact).await.map(|_| ()),
-                _ => Ok(()),
-            };
-            if let Err(e) = result {
-                tracing::warn!(error = %e, "welcome failed");
+            // As the stream's event source mapping would: retry a failed record a few times with backoff
+            // (a 429 burst delays a welcome rather than losing it), then give up with a log line.
+            let mut delay = Duration::from_secs(1);
+            for attempt in 1..=RETRIES + 1 {
+                let result = match &item {
+                    StreamItem::TeamInstall(install) => crate::welcome::team(&app, install).await.map(|_| ()),
+                    StreamItem::FirstContact(contact) => crate::welcome::first_contact(&app, contact).await.map(|_| ()),
+                    _ => Ok(()),
+                };
+                match result {
+                    Ok(()) => return,
+                    Err(e) if attempt > RETRIES => tracing::error!(error = %e, "welcome failed; giving up"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, attempt, "welcome failed; retrying");
+                        tokio::time::sleep(delay).await;
+                        delay = delay.saturating_mul(2);
+                    }
+                }
             }
         });
     }

@@ -200,6 +200,17 @@ fn removed(app: &App, conversation: &ConversationId, error: ConnectorError) -> N
 }
 
 async fn active_service_url(app: &App, conversation: &ConversationId, now: Timestamp) -> Result<String, NotifyError> {
+    active_reference(app, conversation, now)
+        .await
+        .map(|(service_url, _)| service_url)
+}
+
+/// The serviceUrl and tenant of an active conversation.
+async fn active_reference(
+    app: &App,
+    conversation: &ConversationId,
+    now: Timestamp,
+) -> Result<(String, Option<TenantId>), NotifyError> {
     let record = app
         .store
         .conversation(conversation, now)
@@ -212,17 +223,19 @@ async fn active_service_url(app: &App, conversation: &ConversationId, now: Times
             "the bot was removed from this conversation",
         ));
     }
-    Ok(record.reference.service_url)
+    let tenant = record.reference.tenant_id.clone();
+    Ok((record.reference.service_url, tenant))
 }
 
 async fn send(app: &App, to: &To, activity: &Activity) -> Result<SentActivity, NotifyError> {
     let now = Timestamp::now();
     match to {
         To::Conversation { id } => {
-            let service_url = active_service_url(app, id, now).await?;
+            let (service_url, tenant) = active_reference(app, id, now).await?;
+            let activity = crate::addressed(activity, id, tenant.as_ref());
             let sent = app
                 .connector
-                .send_to_conversation(&service_url, id, activity)
+                .send_to_conversation(&service_url, id, &activity)
                 .await
                 .map_err(|e| removed(app, id, e))?;
             Ok(SentActivity {
@@ -305,9 +318,10 @@ async fn send(app: &App, to: &To, activity: &Activity) -> Result<SentActivity, N
                     (conversation, service_url)
                 }
             };
+            let activity = crate::addressed(activity, &conversation, Some(tenant_id));
             let sent = app
                 .connector
-                .send_to_conversation(&service_url, &conversation, activity)
+                .send_to_conversation(&service_url, &conversation, &activity)
                 .await
                 .map_err(|e| removed(app, &conversation, e))?;
             Ok(SentActivity {
@@ -382,9 +396,13 @@ async fn post_poll(
         .ok_or_else(|| NotifyError::new(500, "CorruptSubscription", "subscription has no serviceUrl"))?
         .to_owned();
     let state = PollState::new(conversation.as_str(), due.0.to_string(), &poll);
+    let tenant: Option<TenantId> = payload
+        .get("tenantId")
+        .and_then(|t| serde_json::from_value(t.clone()).ok());
+    let message = crate::addressed(&poll_message(&state), conversation, tenant.as_ref());
     let sent = app
         .connector
-        .send_to_conversation(&service_url, conversation, &poll_message(&state))
+        .send_to_conversation(&service_url, conversation, &message)
         .await;
     let sent = match sent {
         Ok(sent) => sent,

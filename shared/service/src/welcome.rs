@@ -37,6 +37,7 @@ pub async fn team(app: &App, install: &TeamInstall) -> Result<WelcomeOutcome, We
     let message = bot::welcome::team_welcome(install.team_name.as_deref(), &app.bot.name);
     let key = format!("welcome:team:{}", install.team_id);
     let general = ConversationId::from(install.team_id.as_str());
+    let message = crate::addressed(&message, &general, Some(&install.tenant_id));
     let outcome = send_once(app, &key, &install.service_url, &general, &message).await?;
     if app.welcome_roster && outcome == WelcomeOutcome::Sent {
         claim_roster(app, install).await?;
@@ -92,6 +93,7 @@ pub async fn first_contact(app: &App, contact: &FirstContact) -> Result<WelcomeO
     };
     let message = bot::welcome::personal_welcome(contact.user.name.as_deref(), &app.bot.name);
     let key = format!("welcome:user:{}:{}", contact.tenant_id, contact.user.id);
+    let message = crate::addressed(&message, &conversation, Some(&contact.tenant_id));
     send_once(app, &key, &contact.service_url, &conversation, &message).await
 }
 
