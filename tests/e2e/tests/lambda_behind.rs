@@ -298,20 +298,17 @@ async fn welcome_and_proactive_lambdas_under_cargo_lambda() {
     // --- Pre-build, then one `cargo lambda watch` per function. ---
     let root = env::workspace_root();
     let build = Instant::now();
-    let built = std::process::Command::new("cargo")
-        .args([
-            "build",
-            "--package",
-            "messages",
-            "--package",
-            "welcome",
-            "--package",
-            "proactive",
-        ])
-        .current_dir(&root)
-        .status()
-        .expect("run cargo build");
-    assert!(built.success(), "cargo build of the three functions failed");
+    // One build per function, exactly as `cargo lambda watch` runs it (`cargo run --package <f> --bin <f>`): a
+    // build of the three together unifies their features differently, so each watch would rebuild on start
+    // while the instances already started sit idle past the emulator's timeout.
+    for function in ["messages", "welcome", "proactive"] {
+        let built = std::process::Command::new("cargo")
+            .args(["build", "--package", function, "--bin", function])
+            .current_dir(&root)
+            .status()
+            .expect("run cargo build");
+        assert!(built.success(), "cargo build -p {function} failed");
+    }
     let build_time = build.elapsed();
     let work = std::env::temp_dir().join(env::unique("e2e-behind"));
     // The messages function gets several instances so the 50 duplicates really race; the welcome function one
