@@ -2,8 +2,9 @@
 //! invoke wait (`--timeout`), plus direct invokes of non-HTTP functions through the emulator's Lambda Invoke API
 //! (`POST /2015-03-31/functions/<bin>/invocations`, the path `cargo lambda invoke` and the AWS SDKs use).
 //!
-//! [`crate::lambda::LambdaWatch`] runs one instance with fixed arguments; this guard adds the two options the
-//! stream and schedule tests need and stops the same way (SIGTERM to the emulator's group, then SIGKILL to what
+//! The request URL of an HTTP function is `/lambda-url/<function>/<path>` (cargo-lambda strips the prefix and
+//! sends a Function URL event). `--env-file` carries the environment, since `--env-var` splits values on commas.
+//! Dropping the guard stops the emulator and its functions (SIGTERM to the emulator's group, then SIGKILL to what
 //! is left of its process tree), also on panic.
 
 use crate::E2eError;

@@ -6,7 +6,6 @@ pub mod activity;
 pub mod dynamo;
 pub mod emulator;
 pub mod env;
-pub mod lambda;
 pub mod streams;
 
 /// Why a helper failed.

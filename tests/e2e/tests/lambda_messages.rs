@@ -12,7 +12,7 @@
 
 use aws_sdk_dynamodb::Client;
 use e2e::activity::{Channel, Scene, User, channel_message, personal_message};
-use e2e::lambda::{LambdaWatch, WatchSpec, watch_args};
+use e2e::emulator::{Emulator, EmulatorSpec};
 use e2e::{dynamo, env};
 use fake_teams::openid::{BotClaims, OpenIdServer, TEAMS_CHANNEL, unix_now, unsigned_token};
 use fake_teams::{DEFAULT_TENANT, FakeTeams, RecordedCall, Route, SeedTeam};
@@ -46,7 +46,7 @@ fn bob() -> User {
 
 struct World {
     // Field order is drop order: stop the function before the servers it talks to.
-    lambda: LambdaWatch,
+    lambda: Emulator,
     fake: FakeTeams,
     openid: OpenIdServer,
     http: reqwest::Client,
@@ -231,22 +231,29 @@ async fn messages_lambda_under_cargo_lambda() {
         .expect("run cargo build");
     assert!(built.success(), "cargo build -p messages failed");
     let build_time = build.elapsed();
-    let spec = WatchSpec {
+    let spec = EmulatorSpec {
         workspace_root: root,
         cargo_lambda_dir,
         package: "messages".into(),
         bin: "messages".into(),
         port: env::free_port().unwrap(),
+        concurrency: 1,
+        invoke_timeout_secs: 60,
         env: function_env,
         work_dir: std::env::temp_dir().join(env::unique("e2e-lambda")),
     };
-    println!(
-        "cargo {}",
-        watch_args(&spec, &spec.work_dir.join("function.env")).join(" ")
-    );
-    let mut lambda = LambdaWatch::start(&spec).unwrap();
+    println!("cargo {}", spec.args(&spec.env_file()).join(" "));
+    let mut lambda = Emulator::start(&spec).unwrap();
     // The function itself answers a GET with 405 (POST only): the emulator is up and the binary runs.
-    let ready = lambda.wait_ready("/api/messages", 405, READY_LIMIT).await.unwrap();
+    let ready = lambda
+        .wait_ready(READY_LIMIT, |c, base| async move {
+            c.get(format!("{base}/lambda-url/messages/api/messages"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().as_u16() == 405)
+        })
+        .await
+        .unwrap();
     println!(
         "timing: cargo build {:.1} s; cargo lambda watch ready (function answering) {:.1} s",
         build_time.as_secs_f64(),
