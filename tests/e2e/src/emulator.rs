@@ -35,6 +35,25 @@ pub struct EmulatorSpec {
     pub work_dir: PathBuf,
 }
 
+/// Builds one function exactly as `cargo lambda watch` will run it (`cargo run --package <f> --bin <f>`), so the
+/// watch starts without rebuilding: a build of several packages together unifies features differently, and a
+/// rebuild on start leaves instances already started idle past the emulator's timeout.
+///
+/// # Errors
+/// When cargo cannot run or the build fails.
+pub fn build_function(workspace_root: &Path, function: &str) -> Result<(), E2eError> {
+    let built = std::process::Command::new("cargo")
+        .args(["build", "--package", function, "--bin", function])
+        .current_dir(workspace_root)
+        .status()
+        .map_err(|e| io_other("cargo build", e))?;
+    if built.success() {
+        Ok(())
+    } else {
+        Err(io_other("cargo build", format!("-p {function} failed: {built}")))
+    }
+}
+
 impl EmulatorSpec {
     /// The arguments after `cargo`.
     #[must_use]

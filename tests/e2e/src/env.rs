@@ -51,6 +51,27 @@ pub fn cargo_lambda_dir() -> Option<PathBuf> {
         .find(|dir| dir.join("cargo-lambda").is_file())
 }
 
+/// What a test under cargo-lambda's emulator needs: moto's endpoint and the folder holding `cargo-lambda`.
+/// When either is missing it prints the skip line (or fails, see [`skip`]) and answers `None`.
+#[must_use]
+pub fn lambda_prerequisites(test: &str) -> Option<(String, PathBuf)> {
+    let Some(endpoint) = dynamo_endpoint() else {
+        skip(
+            test,
+            "AWS_ENDPOINT_URL_DYNAMODB is not set (start moto_server, see scripts/test)",
+        );
+        return None;
+    };
+    let Some(cargo_lambda_dir) = cargo_lambda_dir() else {
+        skip(
+            test,
+            "cargo-lambda is neither on PATH nor in .tools/venv/bin (scripts/test installs it)",
+        );
+        return None;
+    };
+    Some((endpoint, cargo_lambda_dir))
+}
+
 /// A loopback port that was free a moment ago.
 ///
 /// # Errors

@@ -17,7 +17,7 @@
 
 use aws_sdk_dynamodb::Client;
 use e2e::activity::{Scene, User, personal_message};
-use e2e::emulator::{Emulator, EmulatorSpec};
+use e2e::emulator::{Emulator, EmulatorSpec, build_function};
 use e2e::streams::{self, Delivery, Mapping, StreamReader};
 use e2e::{dynamo, env};
 use fake_teams::openid::{BotClaims, OpenIdServer};
@@ -222,18 +222,7 @@ async fn invoke_ready(client: reqwest::Client, base: String, bin: &'static str) 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn welcome_and_proactive_lambdas_under_cargo_lambda() {
-    let Some(endpoint) = env::dynamo_endpoint() else {
-        env::skip(
-            TEST,
-            "AWS_ENDPOINT_URL_DYNAMODB is not set (start moto_server, see scripts/test)",
-        );
-        return;
-    };
-    let Some(cargo_lambda_dir) = env::cargo_lambda_dir() else {
-        env::skip(
-            TEST,
-            "cargo-lambda is neither on PATH nor in .tools/venv/bin (scripts/test installs it)",
-        );
+    let Some((endpoint, cargo_lambda_dir)) = env::lambda_prerequisites(TEST) else {
         return;
     };
     let t0 = Instant::now();
@@ -298,16 +287,8 @@ async fn welcome_and_proactive_lambdas_under_cargo_lambda() {
     // --- Pre-build, then one `cargo lambda watch` per function. ---
     let root = env::workspace_root();
     let build = Instant::now();
-    // One build per function, exactly as `cargo lambda watch` runs it (`cargo run --package <f> --bin <f>`): a
-    // build of the three together unifies their features differently, so each watch would rebuild on start
-    // while the instances already started sit idle past the emulator's timeout.
     for function in ["messages", "welcome", "proactive"] {
-        let built = std::process::Command::new("cargo")
-            .args(["build", "--package", function, "--bin", function])
-            .current_dir(&root)
-            .status()
-            .expect("run cargo build");
-        assert!(built.success(), "cargo build -p {function} failed");
+        build_function(&root, function).unwrap();
     }
     let build_time = build.elapsed();
     let work = std::env::temp_dir().join(env::unique("e2e-behind"));

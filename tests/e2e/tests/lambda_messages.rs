@@ -12,7 +12,7 @@
 
 use aws_sdk_dynamodb::Client;
 use e2e::activity::{Channel, Scene, User, channel_message, personal_message};
-use e2e::emulator::{Emulator, EmulatorSpec};
+use e2e::emulator::{Emulator, EmulatorSpec, build_function};
 use e2e::{dynamo, env};
 use fake_teams::openid::{BotClaims, OpenIdServer, TEAMS_CHANNEL, unix_now, unsigned_token};
 use fake_teams::{DEFAULT_TENANT, FakeTeams, RecordedCall, Route, SeedTeam};
@@ -160,18 +160,7 @@ fn single_reply(world: &World, activity_id: &str, conversation: &str, service_ur
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_lambda_under_cargo_lambda() {
-    let Some(endpoint) = env::dynamo_endpoint() else {
-        env::skip(
-            TEST,
-            "AWS_ENDPOINT_URL_DYNAMODB is not set (start moto_server, see scripts/test)",
-        );
-        return;
-    };
-    let Some(cargo_lambda_dir) = env::cargo_lambda_dir() else {
-        env::skip(
-            TEST,
-            "cargo-lambda is neither on PATH nor in .tools/venv/bin (scripts/test installs it)",
-        );
+    let Some((endpoint, cargo_lambda_dir)) = env::lambda_prerequisites(TEST) else {
         return;
     };
     let t0 = Instant::now();
@@ -224,12 +213,7 @@ async fn messages_lambda_under_cargo_lambda() {
     // --- Pre-build, then `cargo lambda watch` on a free loopback port. ---
     let root = env::workspace_root();
     let build = Instant::now();
-    let built = std::process::Command::new("cargo")
-        .args(["build", "--package", "messages", "--bin", "messages"])
-        .current_dir(&root)
-        .status()
-        .expect("run cargo build");
-    assert!(built.success(), "cargo build -p messages failed");
+    build_function(&root, "messages").unwrap();
     let build_time = build.elapsed();
     let spec = EmulatorSpec {
         workspace_root: root,
