@@ -89,7 +89,8 @@ fn main() {
         let key = PaceKey {
             class: PaceClass::Send,
             conversation: format!("c{n}"),
-            tenant: "t".to_owned(),
+            tenant: Some("t".to_owned()),
+            service_host: "localhost".to_owned(),
         };
         rt.block_on(limiter.acquire(&key));
     });

@@ -122,15 +122,13 @@ impl HttpConnector {
     async fn execute(&self, call: Call<'_>) -> Result<bytes::Bytes, ConnectorError> {
         // The allowlist comes first: nothing (no token fetch, no request) for a refused serviceUrl.
         let base = self.allowlist.check(call.service_url)?;
-        let tenant = call
-            .tenant
-            .unwrap_or_else(|| base.host_str().unwrap_or_default().to_owned());
-        let url = Self::url(base, &call.segments, &call.query);
         let key = PaceKey {
             class: call.class,
             conversation: call.pace_conversation,
-            tenant,
+            tenant: call.tenant,
+            service_host: base.host_str().unwrap_or_default().to_owned(),
         };
+        let url = Self::url(base, &call.segments, &call.query);
         let idempotent = call.method != Method::POST;
         let started = Instant::now();
         let mut attempt: u32 = 0;

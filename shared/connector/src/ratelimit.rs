@@ -6,7 +6,7 @@
 
 use async_trait::async_trait;
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -27,8 +27,11 @@ pub struct PaceKey {
     pub class: PaceClass,
     /// The conversation (or, for a create, the user or channel it is created with).
     pub conversation: String,
-    /// The tenant when the request names it; otherwise the serviceUrl's host stands in for it.
-    pub tenant: String,
+    /// The tenant when the request names it.
+    pub tenant: Option<String>,
+    /// The serviceUrl's host: the tenant's stand-in when neither this request nor an earlier one of the same
+    /// conversation named the tenant.
+    pub service_host: String,
 }
 
 /// A pacing port: `acquire` returns when one more request for `key` is within every limit.
@@ -66,6 +69,14 @@ pub const SEND_LIMITS: [Limit; 4] = [limit(7, 1), limit(8, 2), limit(60, 30), li
 /// Teams' per-conversation limits for member reads.
 pub const MEMBER_READ_LIMITS: [Limit; 4] = [limit(14, 1), limit(16, 2), limit(120, 30), limit(3600, 3600)];
 
+/// A tenant's requests leave evenly spaced, `TENANT_MARGIN / limit` seconds apart (limit / 1.03 per second):
+/// Teams counts a request when it *arrives*, and the 3% leaves room for ~30 ms of jitter between leaving us and
+/// arriving there (50 gaps of 20.6 ms span 1.03 s) before any 1-second window at Teams holds more than the limit.
+pub const TENANT_MARGIN: f64 = 1.03;
+
+/// How long an idle conversation or tenant is remembered (the longest window is an hour).
+const IDLE: Duration = Duration::from_secs(3600);
+
 /// Sliding windows over the times of past requests.
 #[derive(Debug, Default)]
 struct Windows {
@@ -101,77 +112,125 @@ impl Windows {
     }
 }
 
-/// The in-process limiter: Teams' per-conversation limits plus an optional per-tenant requests-per-second limit.
+/// One conversation's windows, and the tenant it was last seen in.
+#[derive(Debug)]
+struct Conversation {
+    sends: Windows,
+    reads: Windows,
+    tenant: Option<String>,
+    last_used: Instant,
+}
+
+impl Conversation {
+    fn new(now: Instant) -> Self {
+        Self {
+            sends: Windows::default(),
+            reads: Windows::default(),
+            tenant: None,
+            last_used: now,
+        }
+    }
+
+    fn windows(&mut self, class: PaceClass) -> Option<(&mut Windows, &'static [Limit])> {
+        match class {
+            PaceClass::Send => Some((&mut self.sends, &SEND_LIMITS)),
+            PaceClass::MemberRead => Some((&mut self.reads, &MEMBER_READ_LIMITS)),
+            PaceClass::Other => None,
+        }
+    }
+}
+
+/// A tenant's queue: waiters take turns (tokio's mutex is fair, first come first served), each leaving one gap
+/// after the one before it actually left.
+#[derive(Debug, Default)]
+struct Lane {
+    last: tokio::sync::Mutex<Option<Instant>>,
+}
+
+/// The in-process limiter: Teams' per-conversation limits (sliding windows) plus an optional per-tenant
+/// requests-per-second limit (even spacing, first come first served).
 #[derive(Debug)]
 pub struct InProcessRateLimiter {
-    tenant_limit: Option<Limit>,
+    tenant_gap: Option<Duration>,
     state: Mutex<State>,
 }
 
 #[derive(Debug, Default)]
 struct State {
-    conversations: HashMap<(PaceClass, String), Windows>,
-    tenants: HashMap<String, Windows>,
+    conversations: HashMap<String, Conversation>,
+    lanes: HashMap<String, (Arc<Lane>, Instant)>,
     sweep_at: usize,
 }
 
 impl InProcessRateLimiter {
-    /// Teams' limits, plus `tenant_per_second` requests per second per tenant when given.
+    /// Teams' limits, plus `tenant_per_second` requests per second per tenant when given (spaced
+    /// [`TENANT_MARGIN`]` / tenant_per_second` apart).
     #[must_use]
     pub fn new(tenant_per_second: Option<u32>) -> Self {
         Self {
-            tenant_limit: tenant_per_second.map(|n| limit(n as usize, 1)),
+            tenant_gap: tenant_per_second
+                .filter(|n| *n > 0)
+                .map(|n| Duration::from_secs_f64(TENANT_MARGIN / f64::from(n))),
             state: Mutex::new(State::default()),
         }
     }
 
-    /// Counts the request and returns zero, or returns how long to wait before asking again.
-    fn try_acquire(&self, key: &PaceKey) -> Duration {
-        let now = Instant::now();
-        let mut state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let conv_limits: &[Limit] = match key.class {
-            PaceClass::Send => &SEND_LIMITS,
-            PaceClass::MemberRead => &MEMBER_READ_LIMITS,
-            PaceClass::Other => &[],
-        };
-        let mut wait = Duration::ZERO;
-        if !conv_limits.is_empty() {
-            let w = state
-                .conversations
-                .entry((key.class, key.conversation.clone()))
-                .or_default();
-            wait = wait.max(w.wait(conv_limits, now));
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// How long until the conversation's limits let one more request go (zero if now), and the tenant lane the
+    /// request queues in. Learns the conversation's tenant when the key names it.
+    fn check(&self, key: &PaceKey, now: Instant) -> (Duration, String) {
+        let mut state = self.state();
+        let conv = state
+            .conversations
+            .entry(key.conversation.clone())
+            .or_insert_with(|| Conversation::new(now));
+        conv.last_used = now;
+        if key.tenant.is_some() && conv.tenant != key.tenant {
+            conv.tenant.clone_from(&key.tenant);
         }
-        if let Some(tl) = self.tenant_limit {
-            let w = state.tenants.entry(key.tenant.clone()).or_default();
-            wait = wait.max(w.wait(&[tl], now));
-        }
-        if !wait.is_zero() {
-            return wait;
-        }
-        if !conv_limits.is_empty()
-            && let Some(w) = state.conversations.get_mut(&(key.class, key.conversation.clone()))
-        {
-            w.times.push_back(now);
-        }
-        if self.tenant_limit.is_some()
-            && let Some(w) = state.tenants.get_mut(&key.tenant)
-        {
+        let tenant = conv.tenant.clone().unwrap_or_else(|| key.service_host.clone());
+        let wait = conv
+            .windows(key.class)
+            .map_or(Duration::ZERO, |(w, limits)| w.wait(limits, now));
+        (wait, tenant)
+    }
+
+    /// Counts the request at `now` if the conversation's limits still allow it.
+    fn record(&self, key: &PaceKey, now: Instant) -> bool {
+        let mut state = self.state();
+        let conv = state
+            .conversations
+            .entry(key.conversation.clone())
+            .or_insert_with(|| Conversation::new(now));
+        conv.last_used = now;
+        if let Some((w, limits)) = conv.windows(key.class) {
+            if !w.wait(limits, now).is_zero() {
+                return false;
+            }
             w.times.push_back(now);
         }
         // Keep memory bounded: forget idle keys now and then (amortized: the next sweep waits until the map has
         // doubled since the last one).
         if state.conversations.len() > state.sweep_at.max(10_000) {
-            let hour = Duration::from_secs(3600);
             state
                 .conversations
-                .retain(|_, w| w.times.back().is_some_and(|t| now.duration_since(*t) < hour));
+                .retain(|_, c| now.duration_since(c.last_used) < IDLE);
             state
-                .tenants
-                .retain(|_, w| w.times.back().is_some_and(|t| now.duration_since(*t) < hour));
+                .lanes
+                .retain(|_, (lane, used)| Arc::strong_count(lane) > 1 || now.duration_since(*used) < IDLE);
             state.sweep_at = state.conversations.len() * 2;
         }
-        Duration::ZERO
+        true
+    }
+
+    fn lane(&self, tenant: String, now: Instant) -> Arc<Lane> {
+        let mut state = self.state();
+        let entry = state.lanes.entry(tenant).or_insert_with(|| (Arc::default(), now));
+        entry.1 = now;
+        Arc::clone(&entry.0)
     }
 }
 
@@ -185,12 +244,36 @@ impl Default for InProcessRateLimiter {
 impl RateLimiter for InProcessRateLimiter {
     async fn acquire(&self, key: &PaceKey) {
         loop {
-            let wait = self.try_acquire(key);
-            if wait.is_zero() {
+            let (wait, tenant) = self.check(key, Instant::now());
+            if !wait.is_zero() {
+                tracing::debug!(conversation = %key.conversation, ?wait, "pacing");
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            let Some(gap) = self.tenant_gap else {
+                if self.record(key, Instant::now()) {
+                    return;
+                }
+                continue;
+            };
+            let lane = self.lane(tenant, Instant::now());
+            let mut last = lane.last.lock().await;
+            let due = last.map(|t| t + gap);
+            if let Some(due) = due {
+                tokio::time::sleep_until(due).await;
+            }
+            let now = Instant::now();
+            if self.record(key, now) {
+                // The next one is due a gap after this one was due, not after it woke: the timer's lateness
+                // (a millisecond or so) would otherwise add up and cost ~5% of the rate. After a real stall
+                // (half a gap or more) it counts from now, so no burst makes up for it.
+                *last = Some(match due {
+                    Some(due) if now.saturating_duration_since(due) < gap / 2 => due,
+                    _ => now,
+                });
                 return;
             }
-            tracing::debug!(conversation = %key.conversation, ?wait, "pacing");
-            tokio::time::sleep(wait).await;
+            // The conversation filled up while this request queued: the tenant's next request goes first.
         }
     }
 }
@@ -203,7 +286,8 @@ mod tests {
         PaceKey {
             class,
             conversation: conv.to_owned(),
-            tenant: "t1".to_owned(),
+            tenant: Some("t1".to_owned()),
+            service_host: "smba.example".to_owned(),
         }
     }
 
@@ -247,13 +331,88 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn tenant_limit_spans_conversations() {
+    async fn tenant_requests_are_evenly_spaced_across_conversations() {
         let l = InProcessRateLimiter::new(Some(3));
         let start = Instant::now();
+        let mut t = Vec::new();
         for i in 0..4 {
             l.acquire(&key(PaceClass::Send, &format!("c{i}"))).await;
+            t.push(start.elapsed());
         }
-        assert_eq!(start.elapsed(), Duration::from_secs(1));
+        let gap = Duration::from_secs_f64(TENANT_MARGIN / 3.0);
+        assert_eq!(t[0], Duration::ZERO);
+        // Spaced a gap apart on average (each within the timer's millisecond of it).
+        for w in t.windows(2) {
+            assert!(w[1] - w[0] + Duration::from_millis(1) >= gap, "{t:?}");
+        }
+        assert!(t[3] >= gap * 3, "{t:?}");
+        // No 1-second window holds more than the limit: the 4th leaves after the first one's second is over.
+        assert!(t[3] > Duration::from_secs(1), "{t:?}");
+    }
+
+    /// What Teams checks: in any 1-second window at most `limit` requests, at ≥ 95% of the limit overall, and
+    /// the waiters served in the order they came (nobody starves behind later arrivals).
+    #[tokio::test(start_paused = true)]
+    async fn a_fan_out_uses_the_tenant_limit_without_exceeding_it_in_any_second() {
+        let l = Arc::new(InProcessRateLimiter::new(Some(50)));
+        let start = Instant::now();
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for i in 0..500usize {
+            let (l, order) = (Arc::clone(&l), Arc::clone(&order));
+            tasks.push(tokio::spawn(async move {
+                l.acquire(&key(PaceClass::Send, &format!("member-{i}"))).await;
+                order.lock().unwrap().push((i, start.elapsed()));
+            }));
+            // Arrivals in order (each task queues before the next is spawned).
+            tokio::task::yield_now().await;
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let order = order.lock().unwrap().clone();
+        let times: Vec<Duration> = order.iter().map(|(_, t)| *t).collect();
+        for i in 0..times.len() - 50 {
+            assert!(
+                times[i + 50] - times[i] >= Duration::from_secs(1),
+                "51 within a second at {i}"
+            );
+        }
+        let rate = 499.0 / times[499].as_secs_f64();
+        assert!(rate >= 0.95 * 50.0, "rate {rate}");
+        assert!(order.windows(2).all(|w| w[0].0 < w[1].0), "served out of order");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_without_a_tenant_uses_the_tenant_its_conversation_was_seen_in() {
+        let l = InProcessRateLimiter::new(Some(2));
+        let start = Instant::now();
+        l.acquire(&key(PaceClass::Send, "team-1")).await;
+        // A roster read names no tenant; the team's conversation was seen in t1, so it queues behind t1's send.
+        let read = PaceKey {
+            tenant: None,
+            ..key(PaceClass::MemberRead, "team-1")
+        };
+        l.acquire(&read).await;
+        assert!(start.elapsed() >= Duration::from_secs_f64(TENANT_MARGIN / 2.0));
+        // An unknown conversation without a tenant goes under the serviceUrl's host: its own lane.
+        let other = PaceKey {
+            tenant: None,
+            ..key(PaceClass::MemberRead, "elsewhere")
+        };
+        let before = start.elapsed();
+        l.acquire(&other).await;
+        assert_eq!(start.elapsed(), before);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn without_a_tenant_limit_only_the_conversation_limits_apply() {
+        let l = InProcessRateLimiter::new(None);
+        let start = Instant::now();
+        for i in 0..100 {
+            l.acquire(&key(PaceClass::Send, &format!("c{i}"))).await;
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO);
     }
 
     #[tokio::test(start_paused = true)]
@@ -275,7 +434,7 @@ mod tests {
         }
         tokio::time::advance(Duration::from_secs(3601)).await;
         l.acquire(&key(PaceClass::Send, "fresh")).await;
-        let len = l.state.lock().unwrap().conversations.len();
-        assert!(len < 10, "{len}");
+        let state = l.state.lock().unwrap();
+        assert!(state.conversations.len() < 10, "{}", state.conversations.len());
     }
 }

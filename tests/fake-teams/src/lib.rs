@@ -64,6 +64,8 @@ pub struct RecordedCall {
     pub auth_valid: bool,
     /// The status answered (0 while the call is still being answered).
     pub status: u16,
+    /// When it arrived (what Teams' rate limits count).
+    pub at: std::time::Instant,
 }
 
 /// A team to seed: the bot is installed in it. Its General channel has the team's id.

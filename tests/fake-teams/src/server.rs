@@ -106,6 +106,7 @@ async fn handle(
             auth_present: authorization.is_some(),
             auth_valid: s.token_valid(authorization.as_deref()),
             status: 0,
+            at: std::time::Instant::now(),
         };
         s.calls.push(call.clone());
         let index = s.calls.len() - 1;
