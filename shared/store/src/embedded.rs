@@ -20,6 +20,10 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use tokio::sync::{mpsc, oneshot};
 
+/// redb's page cache (its default is 1 GiB, which a long-running devserver fills with pages of dedupe marks it
+/// never reads again): the hot pages (B-tree interior, recent conversations) fit well inside this.
+const CACHE_BYTES: usize = 16 * 1024 * 1024;
+
 /// The most write batches one group commit takes.
 const MAX_GROUP: usize = 256;
 
@@ -110,7 +114,7 @@ fn apply_group(db: &Database, group: &[Job]) -> Result<Vec<(WriteOutcome, Vec<Ch
         let mut items = txn.open_table(ITEMS).map_err(backend)?;
         let mut gsi = txn.open_table(GSI1).map_err(backend)?;
         for job in group {
-            results.push(apply_in(&mut items, &mut gsi, job.writes.clone(), job.now)?);
+            results.push(apply_in(&mut items, &mut gsi, &job.writes, job.now)?);
         }
     }
     txn.commit().map_err(backend)?;
@@ -158,7 +162,10 @@ impl EmbeddedStore {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| StoreError::Backend(Box::new(e)))?;
         }
-        let db = Database::create(&path).map_err(backend)?;
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(&path)
+            .map_err(backend)?;
         let txn = db.begin_write().map_err(backend)?;
         {
             txn.open_table(ITEMS).map_err(backend)?;
@@ -189,8 +196,9 @@ impl EmbeddedStore {
         &self.inner.path
     }
 
-    /// Receives a [`ChangeEvent::Inserted`] for every item committed where none existed (expired items count
-    /// as existing until purged, as a DynamoDB overwrite of a not-yet-deleted item is a MODIFY).
+    /// Receives a [`ChangeEvent::Inserted`] for every item of a [`crate::keys::STREAM_KINDS`] kind committed
+    /// where none existed (expired items count as existing until purged, as a DynamoDB overwrite of a
+    /// not-yet-deleted item is a MODIFY). Other kinds make no event (the template's stream filters drop them).
     pub fn subscribe_changes(&self) -> mpsc::UnboundedReceiver<ChangeEvent> {
         self.inner.feed.subscribe()
     }
@@ -247,7 +255,7 @@ fn apply(db: &Database, writes: Vec<Write>, now: Timestamp) -> Applied {
     let result = {
         let mut items = txn.open_table(ITEMS).map_err(backend)?;
         let mut gsi = txn.open_table(GSI1).map_err(backend)?;
-        apply_in(&mut items, &mut gsi, writes, now)?
+        apply_in(&mut items, &mut gsi, &writes, now)?
     };
     if matches!(result.0, WriteOutcome::Applied) {
         txn.commit().map_err(backend)?;
@@ -259,7 +267,7 @@ fn apply(db: &Database, writes: Vec<Write>, now: Timestamp) -> Applied {
 fn apply_in(
     items: &mut redb::Table<'_, (&'static str, &'static str), &'static [u8]>,
     gsi: &mut redb::Table<'_, (&'static str, &'static str, &'static str, &'static str), ()>,
-    writes: Vec<Write>,
+    writes: &[Write],
     now: Timestamp,
 ) -> Applied {
     let mut events = Vec::new();
@@ -280,7 +288,7 @@ fn apply_in(
         // Nothing of the batch is written.
         return Ok((WriteOutcome::ConditionFailed(failed), Vec::new()));
     }
-    for (write, old) in writes.into_iter().zip(stored) {
+    for (write, old) in writes.iter().zip(stored) {
         if let Some((gp, gs)) = old.as_ref().and_then(|o| o.gsi1.as_ref()) {
             let (pk, sk) = write.key();
             gsi.remove((gp.as_str(), gs.as_str(), pk, sk)).map_err(backend)?;
@@ -294,7 +302,7 @@ fn apply_in(
                     gsi.insert((gp.as_str(), gs.as_str(), item.pk.as_str(), item.sk.as_str()), ())
                         .map_err(backend)?;
                 }
-                if old.is_none() {
+                if old.is_none() && crate::keys::STREAM_KINDS.contains(&item.kind.as_str()) {
                     events.push(ChangeEvent::Inserted {
                         kind: item.kind.clone(),
                         item: item.to_json(),

@@ -16,6 +16,9 @@ pub const KIND_SENT: &str = "sent";
 pub const KIND_IDEMPOTENCY: &str = "idempotency";
 pub const KIND_SUBSCRIPTION: &str = "subscription";
 pub const KIND_SLOT: &str = "slot";
+/// The kinds whose inserts a function consumes (the template's stream filters pass exactly these): the
+/// embedded and in-memory stores deliver change events for these only.
+pub const STREAM_KINDS: [&str; 3] = [KIND_TEAM_INSTALL, KIND_FIRST_CONTACT, KIND_OUTBOX];
 pub const KIND_OUTBOX: &str = "outbox";
 
 /// The `gsi1pk` of every subscription: the due-time index is one bucket (queried with `gsi1sk <= now`).

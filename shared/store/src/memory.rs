@@ -26,7 +26,8 @@ impl MemoryStore {
         Self::default()
     }
 
-    /// Receives an [`ChangeEvent::Inserted`] for every item written where none existed.
+    /// Receives a [`ChangeEvent::Inserted`] for every item of a [`crate::keys::STREAM_KINDS`] kind written where
+    /// none existed.
     pub fn subscribe_changes(&self) -> mpsc::UnboundedReceiver<ChangeEvent> {
         self.feed.subscribe()
     }
@@ -119,10 +120,17 @@ impl Table for MemoryStore {
             for write in writes {
                 match write {
                     Write::Put { item, .. } => {
-                        let json = item.to_json();
-                        let kind = item.kind.clone();
-                        if items.insert((item.pk.clone(), item.sk.clone()), item).is_none() {
-                            events.push(ChangeEvent::Inserted { kind, item: json });
+                        let event =
+                            crate::keys::STREAM_KINDS
+                                .contains(&item.kind.as_str())
+                                .then(|| ChangeEvent::Inserted {
+                                    kind: item.kind.clone(),
+                                    item: item.to_json(),
+                                });
+                        if items.insert((item.pk.clone(), item.sk.clone()), item).is_none()
+                            && let Some(event) = event
+                        {
+                            events.push(event);
                         }
                     }
                     Write::Delete { pk, sk, .. } => {

@@ -58,6 +58,11 @@ async fn inserts_are_delivered_as_change_events() {
     let (store, path) = fresh_embedded().await;
     let mut events = store.subscribe_changes();
 
+    // Kinds no function consumes (a conversation, a dedupe mark) make no event.
+    let reference = personal_reference("a:events", "29:u", "aad", URL_A);
+    store.record_inbound(&reference, NOW).await.unwrap();
+    assert!(events.try_recv().is_err(), "no event for conversation or seen items");
+
     assert!(store.claim_team_install(&install(), NOW).await.unwrap().won());
     assert!(!store.claim_team_install(&install(), NOW).await.unwrap().won());
     let contact = FirstContact {
@@ -82,6 +87,7 @@ async fn inserts_are_delivered_as_change_events() {
     let mut consumed = Vec::new();
     while let Ok(event) = events.try_recv() {
         let ChangeEvent::Inserted { kind, item } = &event;
+        assert!(store::keys::STREAM_KINDS.contains(&kind.as_str()), "{kind}");
         assert_eq!(
             item.get("kind").and_then(|k| k.as_str()),
             Some(kind.as_str()),
