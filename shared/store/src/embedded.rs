@@ -296,7 +296,7 @@ fn apply_in(
         match write {
             Write::Put { item, .. } => {
                 items
-                    .insert((item.pk.as_str(), item.sk.as_str()), encode(&item)?.as_slice())
+                    .insert((item.pk.as_str(), item.sk.as_str()), encode(item)?.as_slice())
                     .map_err(backend)?;
                 if let Some((gp, gs)) = &item.gsi1 {
                     gsi.insert((gp.as_str(), gs.as_str(), item.pk.as_str(), item.sk.as_str()), ())
