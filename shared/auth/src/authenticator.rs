@@ -2,7 +2,7 @@
 
 use crate::config::AuthConfig;
 use crate::source::{FetchKeys, HttpKeyFetcher, KeySource, KeySourceError};
-use crate::verifier::{AuthError, Claims, Verifier};
+use crate::verifier::{AuthError, Claims, SignatureCache, Verifier};
 use models::Activity;
 use std::time::SystemTime;
 
@@ -12,6 +12,7 @@ use std::time::SystemTime;
 pub struct Authenticator<F = HttpKeyFetcher> {
     verifier: Verifier,
     source: KeySource<F>,
+    signatures: SignatureCache,
 }
 
 impl Authenticator<HttpKeyFetcher> {
@@ -31,12 +32,18 @@ impl<F: FetchKeys> Authenticator<F> {
         Self {
             verifier: Verifier::new(config),
             source,
+            signatures: SignatureCache::default(),
         }
     }
 
     /// The pure verifier.
     pub fn verifier(&self) -> &Verifier {
         &self.verifier
+    }
+
+    /// The tokens whose signature was already verified.
+    pub fn signatures(&self) -> &SignatureCache {
+        &self.signatures
     }
 
     /// The key source.
@@ -66,18 +73,26 @@ impl<F: FetchKeys> Authenticator<F> {
     ) -> Result<Claims, AuthError> {
         self.verifier.read_header(authorization_header)?;
         let keys = self.source.keys().await.map_err(AuthError::KeysUnavailable)?;
-        match self
-            .verifier
-            .verify(authorization_header, activity, &keys, SystemTime::now())
-        {
+        match self.verifier.verify_cached(
+            authorization_header,
+            activity,
+            &keys,
+            SystemTime::now(),
+            &self.signatures,
+        ) {
             Err(AuthError::UnknownKey { kid }) => {
                 let keys = self
                     .source
                     .refresh_for_unknown_kid(&kid)
                     .await
                     .map_err(AuthError::KeysUnavailable)?;
-                self.verifier
-                    .verify(authorization_header, activity, &keys, SystemTime::now())
+                self.verifier.verify_cached(
+                    authorization_header,
+                    activity,
+                    &keys,
+                    SystemTime::now(),
+                    &self.signatures,
+                )
             }
             result => result,
         }

@@ -24,7 +24,12 @@ pub enum KeySetError {
 pub struct SigningKey {
     decoding: DecodingKey,
     endorsements: Vec<String>,
+    /// Unique per key parsed in this process: a signature verified with it is trusted again only while this
+    /// very key is still the one its `kid` names.
+    serial: u64,
 }
+
+static SERIALS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -49,6 +54,10 @@ impl SigningKey {
 
     pub(crate) fn decoding_key(&self) -> &DecodingKey {
         &self.decoding
+    }
+
+    pub(crate) fn serial(&self) -> u64 {
+        self.serial
     }
 }
 
@@ -102,7 +111,15 @@ impl KeySet {
     }
 
     fn insert(&mut self, kid: String, decoding: DecodingKey, endorsements: Vec<String>) {
-        self.keys.insert(kid, SigningKey { decoding, endorsements });
+        let serial = SERIALS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.keys.insert(
+            kid,
+            SigningKey {
+                decoding,
+                endorsements,
+                serial,
+            },
+        );
     }
 
     /// The key with id `kid`.

@@ -24,7 +24,7 @@ pub use jsonwebtoken::Algorithm;
 pub use keys::{KeySet, KeySetError, SigningKey};
 pub use mode::{AuthMode, StartupError};
 pub use source::{FetchError, FetchKeys, HttpKeyFetcher, KeySource, KeySourceError, MAX_DOCUMENT_BYTES};
-pub use verifier::{ALLOWED_ALGORITHMS, AuthError, Claims, TokenHeader, Verifier};
+pub use verifier::{ALLOWED_ALGORITHMS, AuthError, Claims, SignatureCache, TokenHeader, Verifier};
 
 /// Selects aws-lc-rs as jsonwebtoken's crypto provider for the process (idempotent), so a second jsonwebtoken
 /// backend enabled elsewhere in the dependency graph cannot leave verification without a provider.

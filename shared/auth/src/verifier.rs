@@ -195,12 +195,54 @@ impl Verifier {
         keys: &KeySet,
         now: SystemTime,
     ) -> Result<Claims, AuthError> {
+        self.verify_with(authorization_header, activity, keys, now, None)
+    }
+
+    /// As [`Verifier::verify`], reusing `cache`'s record of tokens whose signature was already verified with the
+    /// same key: a token Teams reuses (it keeps one for up to an hour) costs one RSA verification, not one per
+    /// request. Every other check runs on every request.
+    ///
+    /// # Errors
+    /// As [`Verifier::verify`].
+    pub fn verify_cached(
+        &self,
+        authorization_header: Option<&str>,
+        activity: &Activity,
+        keys: &KeySet,
+        now: SystemTime,
+        cache: &SignatureCache,
+    ) -> Result<Claims, AuthError> {
+        self.verify_with(authorization_header, activity, keys, now, Some(cache))
+    }
+
+    fn verify_with(
+        &self,
+        authorization_header: Option<&str>,
+        activity: &Activity,
+        keys: &KeySet,
+        now: SystemTime,
+        cache: Option<&SignatureCache>,
+    ) -> Result<Claims, AuthError> {
         let token = bearer_token(authorization_header)?;
         let header = token_header(token)?;
         let Some(key) = keys.get(&header.key_id) else {
             return Err(AuthError::UnknownKey { kid: header.key_id });
         };
+        let claims = match cache.and_then(|c| c.get(token, &header, key.serial())) {
+            Some(claims) => claims,
+            None => {
+                let claims = Self::signed_claims(token, &header, key)?;
+                if let Some(cache) = cache {
+                    cache.insert(token, &header, key.serial(), &claims);
+                }
+                claims
+            }
+        };
+        self.check_claims(claims, header, key, activity, now)
+    }
 
+    /// The payload of a token whose signature `key` verifies with the header's algorithm.
+    fn signed_claims(token: &str, header: &TokenHeader, key: &crate::keys::SigningKey) -> Result<RawClaims, AuthError> {
         let mut validation = Validation::new(header.algorithm);
         validation.required_spec_claims.clear();
         validation.validate_exp = false;
@@ -213,8 +255,18 @@ impl Verifier {
                 _ => AuthError::InvalidToken(error),
             }
         })?;
-        let claims = data.claims;
+        Ok(data.claims)
+    }
 
+    /// Everything after the signature: issuer, audience, time, endorsement, serviceUrl, tenant.
+    fn check_claims(
+        &self,
+        claims: RawClaims,
+        header: TokenHeader,
+        key: &crate::keys::SigningKey,
+        activity: &Activity,
+        now: SystemTime,
+    ) -> Result<Claims, AuthError> {
         let issuer = claims
             .iss
             .filter(|iss| *iss == self.issuer)
@@ -256,6 +308,70 @@ impl Verifier {
             key_id: header.key_id,
             algorithm: header.algorithm,
         })
+    }
+}
+
+/// Tokens whose signature was verified, with their payload and the key that verified them (see
+/// [`Verifier::verify_cached`]). Keyed by the whole token, so any change to it misses; an entry is used only while
+/// the same key (not merely the same `kid`) is in the key set and with the same algorithm. Only verified tokens
+/// enter, so a caller without a valid token cannot fill it; at [`SignatureCache::CAPACITY`] it starts over.
+#[derive(Default)]
+pub struct SignatureCache {
+    entries: std::sync::Mutex<std::collections::HashMap<Box<str>, CachedSignature>>,
+}
+
+struct CachedSignature {
+    algorithm: Algorithm,
+    key_serial: u64,
+    claims: RawClaims,
+}
+
+impl std::fmt::Debug for SignatureCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the tokens.
+        f.debug_struct("SignatureCache").field("entries", &self.len()).finish()
+    }
+}
+
+impl SignatureCache {
+    /// The most tokens remembered (Teams uses a handful per hour per bot).
+    pub const CAPACITY: usize = 1024;
+
+    /// How many tokens are remembered.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether none is.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<Box<str>, CachedSignature>> {
+        self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn get(&self, token: &str, header: &TokenHeader, key_serial: u64) -> Option<RawClaims> {
+        let entries = self.lock();
+        let hit = entries.get(token)?;
+        (hit.key_serial == key_serial && hit.algorithm == header.algorithm).then(|| hit.claims.clone())
+    }
+
+    fn insert(&self, token: &str, header: &TokenHeader, key_serial: u64, claims: &RawClaims) {
+        let mut entries = self.lock();
+        if entries.len() >= Self::CAPACITY {
+            entries.clear();
+        }
+        entries.insert(
+            token.into(),
+            CachedSignature {
+                algorithm: header.algorithm,
+                key_serial,
+                claims: claims.clone(),
+            },
+        );
     }
 }
 
@@ -328,7 +444,7 @@ struct RawHeader {
     kid: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 struct RawClaims {
     #[serde(default)]
     iss: Option<String>,
@@ -343,7 +459,7 @@ struct RawClaims {
 }
 
 /// `aud`: one string, or an array of strings (RFC 7519); any other shape is a wrong audience.
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(untagged)]
 enum Audience {
     One(String),

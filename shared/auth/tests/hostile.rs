@@ -7,7 +7,7 @@
     reason = "test helpers outside #[test] fns"
 )]
 
-use auth::{Algorithm, AuthConfig, AuthError, Claims, KeySet, Verifier};
+use auth::{Algorithm, AuthConfig, AuthError, Claims, KeySet, SignatureCache, Verifier};
 use fake_teams::openid::{BotClaims, OpenIdServer, TEAMS_CHANNEL, tamper_payload, unsigned_token};
 use http::StatusCode;
 use jsonwebtoken::Header;
@@ -23,6 +23,7 @@ const NOW: i64 = 1_800_000_000;
 struct Case {
     server: OpenIdServer,
     verifier: Verifier,
+    cache: SignatureCache,
 }
 
 impl Case {
@@ -34,6 +35,7 @@ impl Case {
         Self {
             server: OpenIdServer::new(),
             verifier: Verifier::new(&config),
+            cache: SignatureCache::default(),
         }
     }
 
@@ -41,8 +43,20 @@ impl Case {
         KeySet::from_jwks_json(self.server.jwks().to_string().as_bytes()).unwrap()
     }
 
+    /// Every case runs three ways with one answer: the pure verifier, through the signature cache (filling it),
+    /// and through the cache again (hitting it when the signature was good).
     fn verify_header(&self, header: Option<&str>, activity: &Activity) -> Result<Claims, AuthError> {
-        self.verifier.verify(header, activity, &self.keys(), at(NOW))
+        let keys = self.keys();
+        let pure = self.verifier.verify(header, activity, &keys, at(NOW));
+        let fill = self
+            .verifier
+            .verify_cached(header, activity, &keys, at(NOW), &self.cache);
+        let hit = self
+            .verifier
+            .verify_cached(header, activity, &keys, at(NOW), &self.cache);
+        assert_eq!(format!("{pure:?}"), format!("{fill:?}"), "the cache changes no answer");
+        assert_eq!(format!("{pure:?}"), format!("{hit:?}"), "the cache changes no answer");
+        pure
     }
 
     fn verify(&self, token: &str) -> Result<Claims, AuthError> {
@@ -469,4 +483,99 @@ fn errors_never_echo_the_token() {
     for text in [error.to_string(), error.reason().to_owned(), format!("{error:?}")] {
         assert!(!text.contains(&token[..20]), "{text}");
     }
+}
+
+// ---- the signature cache: a verified token is not verified again, every other check still runs ----
+
+#[test]
+fn a_reused_token_is_verified_once_and_only_good_signatures_are_remembered() {
+    let case = Case::new();
+    let token = case.token(&case.claims());
+    for _ in 0..5 {
+        case.verify(&token).unwrap();
+    }
+    assert_eq!(case.cache.len(), 1, "one entry for one token");
+    let tampered = tamper_payload(&token, &case.claims().audience(Some("attacker-app")).to_json());
+    assert_refused(case.verify(&tampered), "BadSignature", StatusCode::UNAUTHORIZED);
+    assert_eq!(case.cache.len(), 1, "a refused token is not remembered");
+    assert!(
+        !format!("{:?}", case.cache).contains(&token),
+        "Debug never shows a token"
+    );
+}
+
+#[test]
+fn a_remembered_token_still_expires() {
+    let case = Case::new();
+    let token = case.token(&case.claims());
+    let header = format!("Bearer {token}");
+    let keys = case.keys();
+    case.verifier
+        .verify_cached(Some(&header), &activity(), &keys, at(NOW), &case.cache)
+        .unwrap();
+    let later = case
+        .verifier
+        .verify_cached(Some(&header), &activity(), &keys, at(NOW + 3600 + 301), &case.cache);
+    assert_refused(later, "Expired", StatusCode::UNAUTHORIZED);
+}
+
+#[test]
+fn a_remembered_token_is_still_checked_against_each_activity() {
+    let case = Case::new();
+    let token = case.token(&case.claims());
+    case.verify(&token).unwrap();
+    let mut moved = activity();
+    moved.service_url = Some("https://smba.trafficmanager.net/emea/".into());
+    assert_refused(
+        case.verify_header(Some(&format!("Bearer {token}")), &moved),
+        "ServiceUrlMismatch",
+        StatusCode::FORBIDDEN,
+    );
+    let mut other_channel = activity();
+    other_channel.channel_id = Some("webchat".into());
+    assert_refused(
+        case.verify_header(Some(&format!("Bearer {token}")), &other_channel),
+        "NotEndorsed",
+        StatusCode::FORBIDDEN,
+    );
+}
+
+#[test]
+fn a_remembered_token_is_not_trusted_once_its_key_is_gone_or_replaced() {
+    let case = Case::new();
+    let token = case.token(&case.claims());
+    let header = format!("Bearer {token}");
+    let keys = case.keys();
+    case.verifier
+        .verify_cached(Some(&header), &activity(), &keys, at(NOW), &case.cache)
+        .unwrap();
+    // Retired: the kid is no longer published.
+    let kid = case.server.signing_kid();
+    case.server.rotate();
+    assert!(case.server.retire(&kid));
+    let rotated = case.keys();
+    assert_refused(
+        case.verifier
+            .verify_cached(Some(&header), &activity(), &rotated, at(NOW), &case.cache),
+        "UnknownKey",
+        StatusCode::UNAUTHORIZED,
+    );
+    // Replaced: the same kid now names another key; the remembered signature is checked again, and fails.
+    let mut replaced = KeySet::default();
+    let other = case.server.new_key(&[TEAMS_CHANNEL]);
+    let jwk = other.jwk();
+    replaced
+        .insert_rsa(
+            kid.as_str(),
+            jwk["n"].as_str().unwrap(),
+            jwk["e"].as_str().unwrap(),
+            vec![TEAMS_CHANNEL.to_owned()],
+        )
+        .unwrap();
+    assert_refused(
+        case.verifier
+            .verify_cached(Some(&header), &activity(), &replaced, at(NOW), &case.cache),
+        "BadSignature",
+        StatusCode::UNAUTHORIZED,
+    );
 }

@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 
 /// redb's page cache (its default is 1 GiB, which a long-running devserver fills with pages of dedupe marks it
 /// never reads again): the hot pages (B-tree interior, recent conversations) fit well inside this.
-const CACHE_BYTES: usize = 16 * 1024 * 1024;
+const CACHE_BYTES: usize = 4 * 1024 * 1024;
 
 /// The most write batches one group commit takes.
 const MAX_GROUP: usize = 256;
