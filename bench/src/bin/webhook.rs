@@ -556,6 +556,9 @@ fn run_one(
         .openid
         .sign(&BotClaims::new(&world.fake.app_id(), &world.fake.service_url()).to_json())
         .context("sign the inbound token")?;
+    // Flush the previous runs' writes (their deleted state files included) first: ext4 makes the new target's
+    // first fsync wait for that writeback, which would be charged to this target's cold start.
+    let _ = Command::new("sync").status();
     let (running, t0) = start(opts, target, round, &world)?;
     let load = Arc::new(Load {
         url: running.url.clone(),
