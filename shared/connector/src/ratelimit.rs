@@ -162,6 +162,21 @@ struct State {
     sweep_at: usize,
 }
 
+impl State {
+    /// The key's conversation, created on first use, marked used at `now`.
+    fn conversation<'a>(
+        conversations: &'a mut HashMap<String, Conversation>,
+        key: &PaceKey,
+        now: Instant,
+    ) -> &'a mut Conversation {
+        let conv = conversations
+            .entry(key.conversation.clone())
+            .or_insert_with(|| Conversation::new(now));
+        conv.last_used = now;
+        conv
+    }
+}
+
 impl InProcessRateLimiter {
     /// Teams' limits, plus `tenant_per_second` requests per second per tenant when given (spaced
     /// [`TENANT_MARGIN`]` / tenant_per_second` apart).
@@ -179,33 +194,32 @@ impl InProcessRateLimiter {
         self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// How long until the conversation's limits let one more request go (zero if now), and the tenant lane the
-    /// request queues in. Learns the conversation's tenant when the key names it.
-    fn check(&self, key: &PaceKey, now: Instant) -> (Duration, String) {
-        let mut state = self.state();
-        let conv = state
-            .conversations
-            .entry(key.conversation.clone())
-            .or_insert_with(|| Conversation::new(now));
-        conv.last_used = now;
+    /// How long until the conversation's limits let one more request go (zero if now), and, when it may go now
+    /// and a tenant limit is set, the tenant lane it queues in. Learns the conversation's tenant when the key
+    /// names it.
+    fn check(&self, key: &PaceKey, now: Instant) -> (Duration, Option<Arc<Lane>>) {
+        let mut guard = self.state();
+        let state = &mut *guard;
+        let conv = State::conversation(&mut state.conversations, key, now);
         if key.tenant.is_some() && conv.tenant != key.tenant {
             conv.tenant.clone_from(&key.tenant);
         }
-        let tenant = conv.tenant.clone().unwrap_or_else(|| key.service_host.clone());
         let wait = conv
             .windows(key.class)
             .map_or(Duration::ZERO, |(w, limits)| w.wait(limits, now));
-        (wait, tenant)
+        if !wait.is_zero() || self.tenant_gap.is_none() {
+            return (wait, None);
+        }
+        let tenant = conv.tenant.clone().unwrap_or_else(|| key.service_host.clone());
+        let lane = state.lanes.entry(tenant).or_insert_with(|| (Arc::default(), now));
+        lane.1 = now;
+        (wait, Some(Arc::clone(&lane.0)))
     }
 
     /// Counts the request at `now` if the conversation's limits still allow it.
     fn record(&self, key: &PaceKey, now: Instant) -> bool {
         let mut state = self.state();
-        let conv = state
-            .conversations
-            .entry(key.conversation.clone())
-            .or_insert_with(|| Conversation::new(now));
-        conv.last_used = now;
+        let conv = State::conversation(&mut state.conversations, key, now);
         if let Some((w, limits)) = conv.windows(key.class) {
             if !w.wait(limits, now).is_zero() {
                 return false;
@@ -225,13 +239,6 @@ impl InProcessRateLimiter {
         }
         true
     }
-
-    fn lane(&self, tenant: String, now: Instant) -> Arc<Lane> {
-        let mut state = self.state();
-        let entry = state.lanes.entry(tenant).or_insert_with(|| (Arc::default(), now));
-        entry.1 = now;
-        Arc::clone(&entry.0)
-    }
 }
 
 impl Default for InProcessRateLimiter {
@@ -244,19 +251,18 @@ impl Default for InProcessRateLimiter {
 impl RateLimiter for InProcessRateLimiter {
     async fn acquire(&self, key: &PaceKey) {
         loop {
-            let (wait, tenant) = self.check(key, Instant::now());
+            let (wait, lane) = self.check(key, Instant::now());
             if !wait.is_zero() {
                 tracing::debug!(conversation = %key.conversation, ?wait, "pacing");
                 tokio::time::sleep(wait).await;
                 continue;
             }
-            let Some(gap) = self.tenant_gap else {
+            let (Some(lane), Some(gap)) = (lane, self.tenant_gap) else {
                 if self.record(key, Instant::now()) {
                     return;
                 }
                 continue;
             };
-            let lane = self.lane(tenant, Instant::now());
             let mut last = lane.last.lock().await;
             let due = last.map(|t| t + gap);
             if let Some(due) = due {
