@@ -302,11 +302,10 @@ fn apply_in(
                     gsi.insert((gp.as_str(), gs.as_str(), item.pk.as_str(), item.sk.as_str()), ())
                         .map_err(backend)?;
                 }
-                if old.is_none() && crate::keys::STREAM_KINDS.contains(&item.kind.as_str()) {
-                    events.push(ChangeEvent::Inserted {
-                        kind: item.kind.clone(),
-                        item: item.to_json(),
-                    });
+                if old.is_none()
+                    && let Some(event) = crate::feed::insert_event(item)
+                {
+                    events.push(event);
                 }
             }
             Write::Delete { pk, sk, .. } => {

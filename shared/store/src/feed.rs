@@ -1,6 +1,7 @@
 //! In-process change events: what the DynamoDB stream is in AWS, for the embedded and in-memory stores.
 
 use crate::model::ChangeEvent;
+use crate::table::Item;
 use std::sync::Mutex;
 use tokio::sync::mpsc;
 
@@ -30,4 +31,15 @@ impl ChangeFeed {
             subs.retain(|tx| events.iter().all(|event| tx.send(event.clone()).is_ok()));
         }
     }
+}
+
+/// The event an insert of `item` makes: one for the kinds a function consumes ([`crate::keys::STREAM_KINDS`],
+/// what the template's stream filters pass), none for the rest.
+pub(crate) fn insert_event(item: &Item) -> Option<ChangeEvent> {
+    crate::keys::STREAM_KINDS
+        .contains(&item.kind.as_str())
+        .then(|| ChangeEvent::Inserted {
+            kind: item.kind.clone(),
+            item: item.to_json(),
+        })
 }

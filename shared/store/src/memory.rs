@@ -120,13 +120,7 @@ impl Table for MemoryStore {
             for write in writes {
                 match write {
                     Write::Put { item, .. } => {
-                        let event =
-                            crate::keys::STREAM_KINDS
-                                .contains(&item.kind.as_str())
-                                .then(|| ChangeEvent::Inserted {
-                                    kind: item.kind.clone(),
-                                    item: item.to_json(),
-                                });
+                        let event = crate::feed::insert_event(&item);
                         if items.insert((item.pk.clone(), item.sk.clone()), item).is_none()
                             && let Some(event) = event
                         {
