@@ -59,6 +59,13 @@ impl Case {
         pure
     }
 
+    /// `token` for the usual activity through the signature cache only, with `keys` at `seconds`.
+    fn cached(&self, token: &str, keys: &KeySet, seconds: i64) -> Result<Claims, AuthError> {
+        let header = format!("Bearer {token}");
+        self.verifier
+            .verify_cached(Some(&header), &activity(), keys, at(seconds), &self.cache)
+    }
+
     fn verify(&self, token: &str) -> Result<Claims, AuthError> {
         self.verify_header(Some(&format!("Bearer {token}")), &activity())
     }
@@ -508,15 +515,13 @@ fn a_reused_token_is_verified_once_and_only_good_signatures_are_remembered() {
 fn a_remembered_token_still_expires() {
     let case = Case::new();
     let token = case.token(&case.claims());
-    let header = format!("Bearer {token}");
     let keys = case.keys();
-    case.verifier
-        .verify_cached(Some(&header), &activity(), &keys, at(NOW), &case.cache)
-        .unwrap();
-    let later = case
-        .verifier
-        .verify_cached(Some(&header), &activity(), &keys, at(NOW + 3600 + 301), &case.cache);
-    assert_refused(later, "Expired", StatusCode::UNAUTHORIZED);
+    case.cached(&token, &keys, NOW).unwrap();
+    assert_refused(
+        case.cached(&token, &keys, NOW + 3600 + 301),
+        "Expired",
+        StatusCode::UNAUTHORIZED,
+    );
 }
 
 #[test]
@@ -544,19 +549,13 @@ fn a_remembered_token_is_still_checked_against_each_activity() {
 fn a_remembered_token_is_not_trusted_once_its_key_is_gone_or_replaced() {
     let case = Case::new();
     let token = case.token(&case.claims());
-    let header = format!("Bearer {token}");
-    let keys = case.keys();
-    case.verifier
-        .verify_cached(Some(&header), &activity(), &keys, at(NOW), &case.cache)
-        .unwrap();
+    case.cached(&token, &case.keys(), NOW).unwrap();
     // Retired: the kid is no longer published.
     let kid = case.server.signing_kid();
     case.server.rotate();
     assert!(case.server.retire(&kid));
-    let rotated = case.keys();
     assert_refused(
-        case.verifier
-            .verify_cached(Some(&header), &activity(), &rotated, at(NOW), &case.cache),
+        case.cached(&token, &case.keys(), NOW),
         "UnknownKey",
         StatusCode::UNAUTHORIZED,
     );
@@ -573,8 +572,7 @@ fn a_remembered_token_is_not_trusted_once_its_key_is_gone_or_replaced() {
         )
         .unwrap();
     assert_refused(
-        case.verifier
-            .verify_cached(Some(&header), &activity(), &replaced, at(NOW), &case.cache),
+        case.cached(&token, &replaced, NOW),
         "BadSignature",
         StatusCode::UNAUTHORIZED,
     );
