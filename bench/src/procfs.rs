@@ -17,12 +17,6 @@ fn cpu_of_stat(stat: &str) -> Option<Duration> {
     Some(Duration::from_millis((utime + stime) * 1000 / TICKS_PER_SECOND))
 }
 
-/// The parent pid in a `stat` line (field 4).
-fn parent_of_stat(stat: &str) -> Option<u32> {
-    let after = &stat[stat.rfind(')')? + 1..];
-    after.split_whitespace().nth(1)?.parse().ok()
-}
-
 /// CPU time (user + system) a process has used so far, all its threads included; None once it is gone.
 #[must_use]
 pub fn process_cpu(pid: u32) -> Option<Duration> {
@@ -54,32 +48,7 @@ pub fn own_threads_cpu(prefix: &str) -> Duration {
 }
 
 /// `root` and every live descendant of it.
-#[must_use]
-pub fn tree(root: u32) -> Vec<u32> {
-    let mut parents: Vec<(u32, u32)> = Vec::new();
-    if let Ok(entries) = std::fs::read_dir("/proc") {
-        for entry in entries.flatten() {
-            let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
-                continue;
-            };
-            if let Some(ppid) = std::fs::read_to_string(entry.path().join("stat"))
-                .ok()
-                .as_deref()
-                .and_then(parent_of_stat)
-            {
-                parents.push((pid, ppid));
-            }
-        }
-    }
-    let mut found = vec![root];
-    let mut i = 0;
-    while i < found.len() {
-        let parent = found[i];
-        found.extend(parents.iter().filter(|(_, pp)| *pp == parent).map(|(p, _)| *p));
-        i += 1;
-    }
-    found
-}
+pub use e2e::procs::tree;
 
 /// The command name of a process (`comm`).
 #[must_use]
@@ -124,10 +93,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_cpu_and_parent_past_a_name_with_spaces_and_parentheses() {
+    fn reads_cpu_past_a_name_with_spaces_and_parentheses() {
         let stat = "123 (tokio (x) y) S 7 123 123 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 1 0 1 1 1";
         assert_eq!(cpu_of_stat(stat), Some(Duration::from_millis(3000)));
-        assert_eq!(parent_of_stat(stat), Some(7));
     }
 
     #[test]

@@ -248,7 +248,8 @@ impl Emulator {
     /// Stops the emulator and its instances: SIGTERM to its group, up to 10 s, then SIGKILL to the tree.
     pub fn stop(&mut self) {
         let pid = self.child.id();
-        let tree = descendants(pid);
+        // Its descendants (the instances it started), to stop any it leaves behind.
+        let tree: Vec<u32> = crate::procs::tree(pid).into_iter().filter(|p| *p != pid).collect();
         if matches!(self.child.try_wait(), Ok(None)) {
             signal("-TERM", &format!("-{pid}"));
             let deadline = Instant::now() + Duration::from_secs(10);
@@ -289,32 +290,4 @@ fn signal(sig: &str, target: &str) {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status();
-}
-
-/// Every live descendant of `root`, from `/proc/<pid>/stat` (field 4 is the parent).
-fn descendants(root: u32) -> Vec<u32> {
-    let mut parents: Vec<(u32, u32)> = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        let Some(after) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
-            continue;
-        };
-        if let Some(ppid) = after.split_whitespace().nth(1).and_then(|p| p.parse::<u32>().ok()) {
-            parents.push((pid, ppid));
-        }
-    }
-    let mut found = vec![root];
-    let mut i = 0;
-    while i < found.len() {
-        let parent = found[i];
-        found.extend(parents.iter().filter(|(_, pp)| *pp == parent).map(|(p, _)| *p));
-        i += 1;
-    }
-    found.retain(|p| *p != root);
-    found
 }

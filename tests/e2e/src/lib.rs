@@ -1,11 +1,12 @@
 //! Helpers for the end-to-end tests in `tests/`: which real local services are present ([`env`]), `cargo lambda
 //! watch` as a child process that is always stopped ([`lambda`]), fresh DynamoDB tables and raw reads
-//! ([`dynamo`]), and inbound Teams activities built from golden fixtures ([`activity`]).
+//! ([`dynamo`]), process trees from `/proc` ([`procs`]), and inbound Teams activities built from golden fixtures ([`activity`]).
 
 pub mod activity;
 pub mod dynamo;
 pub mod emulator;
 pub mod env;
+pub mod procs;
 pub mod streams;
 
 /// Why a helper failed.
