@@ -552,18 +552,16 @@ fn run_one(
     fake_rt: &tokio::runtime::Runtime,
     load_rt: &tokio::runtime::Runtime,
 ) -> anyhow::Result<RunResult> {
-    // The previous run's fake service (and its record of ~100,000 calls) is torn down on the fake's one-thread
-    // runtime after that run; let it finish, or this target's cold start (which needs the fake's OpenID keys)
-    // would wait for it (measured: ~200 ms more in every run but the first).
+    // Every run but the first measured 100-330 ms more cold start, spent in the target's OpenID key fetch from
+    // the fake (not the disk: the same with the store on tmpfs, and a `sync` between runs did not help). Likely
+    // the previous run's fake (a record of ~100,000 calls) still being torn down on the fake's one-thread
+    // runtime; give it time before this run starts.
     std::thread::sleep(Duration::from_secs(1));
     let world = Arc::new(fake_rt.block_on(world())?);
     let token = world
         .openid
         .sign(&BotClaims::new(&world.fake.app_id(), &world.fake.service_url()).to_json())
         .context("sign the inbound token")?;
-    // Flush the previous runs' writes (their deleted state files included) first: ext4 makes the new target's
-    // first fsync wait for that writeback, which would be charged to this target's cold start.
-    let _ = Command::new("sync").status();
     let (running, t0) = start(opts, target, round, &world)?;
     let load = Arc::new(Load {
         url: running.url.clone(),
