@@ -545,6 +545,39 @@ fn share(cpu: Duration, wall: Duration) -> f64 {
     cpu.as_secs_f64() / wall.as_secs_f64().max(1e-9)
 }
 
+/// Fetches the fake's OpenID metadata and the keys it points at, as a target's start does.
+async fn warm_fake(client: &reqwest::Client, world: &World) -> anyhow::Result<()> {
+    let metadata: serde_json::Value = client
+        .get(OpenIdServer::metadata_url(world.fake.addr()))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let jwks = metadata["jwks_uri"]
+        .as_str()
+        .context("the fake's metadata names no jwks_uri")?;
+    client.get(jwks).send().await?.error_for_status()?.bytes().await?;
+    Ok(())
+}
+
+/// A fresh pair of one-thread runtimes (fake service, load generator) per run: dropping a runtime drops every
+/// task still on it, so nothing of a previous run (its fake's connections and their record of ~100,000 calls)
+/// is torn down while the next target starts.
+fn runtimes() -> anyhow::Result<(tokio::runtime::Runtime, tokio::runtime::Runtime)> {
+    let fake_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("fake-teams")
+        .enable_all()
+        .build()?;
+    let load_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("loadgen")
+        .enable_all()
+        .build()?;
+    Ok((fake_rt, load_rt))
+}
+
 fn run_one(
     opts: &Opts,
     target: Target,
@@ -552,27 +585,28 @@ fn run_one(
     fake_rt: &tokio::runtime::Runtime,
     load_rt: &tokio::runtime::Runtime,
 ) -> anyhow::Result<RunResult> {
-    // Every run but the first measured 100-330 ms more cold start, spent in the target's OpenID key fetch from
-    // the fake (not the disk: the same with the store on tmpfs, and a `sync` between runs did not help). Likely
-    // the previous run's fake (a record of ~100,000 calls) still being torn down on the fake's one-thread
-    // runtime; give it time before this run starts.
-    std::thread::sleep(Duration::from_secs(1));
     let world = Arc::new(fake_rt.block_on(world())?);
     let token = world
         .openid
         .sign(&BotClaims::new(&world.fake.app_id(), &world.fake.service_url()).to_json())
         .context("sign the inbound token")?;
+    // Built before the target starts: a client's set-up (root certificates) is CPU work on the fake's CPU.
+    let client = reqwest::Client::builder()
+        .timeout(REQUEST_TIMEOUT)
+        .pool_max_idle_per_host(opts.concurrency)
+        .tcp_nodelay(true)
+        .build()?;
+    // The fake answers its OpenID documents once before the target starts. Without this, the second run's
+    // cold start measured 100-170 ms more than the others: `perf` showed the fake's thread in glibc's
+    // `malloc_consolidate` on its first request, merging the chunks the previous run's fake freed (a record of
+    // ~100,000 calls) — the harness's allocator, not the target.
+    load_rt.block_on(warm_fake(&client, &world))?;
     let (running, t0) = start(opts, target, round, &world)?;
     let load = Arc::new(Load {
         url: running.url.clone(),
         token,
         bodies: world.clone(),
     });
-    let client = reqwest::Client::builder()
-        .timeout(REQUEST_TIMEOUT)
-        .pool_max_idle_per_host(opts.concurrency)
-        .tcp_nodelay(true)
-        .build()?;
     let prefix = format!("{}-r{round}", target.name());
 
     // Cold start: spawn to the first message answered 200 (connection refused is retried at once-ish).
@@ -750,16 +784,6 @@ fn print_run(r: &RunResult) {
 
 fn main() -> anyhow::Result<()> {
     let opts = Opts::from_env()?;
-    let fake_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .thread_name("fake-teams")
-        .enable_all()
-        .build()?;
-    let load_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .thread_name("loadgen")
-        .enable_all()
-        .build()?;
     println!(
         "webhook benchmark: targets {:?}, {} rounds, {} s per run (+{} s warm-up), concurrency {}, at most {} requests per run, {}",
         opts.targets.iter().map(|t| t.name()).collect::<Vec<_>>(),
@@ -777,7 +801,7 @@ fn main() -> anyhow::Result<()> {
     let mut results: Vec<RunResult> = Vec::new();
     for round in 1..=opts.rounds {
         for &target in &opts.targets {
-            match run_one(&opts, target, round, &fake_rt, &load_rt) {
+            match runtimes().and_then(|(fake_rt, load_rt)| run_one(&opts, target, round, &fake_rt, &load_rt)) {
                 Ok(r) => {
                     print_run(&r);
                     if let Some(path) = &opts.json {
