@@ -5,6 +5,7 @@
 //! loopback hosts. Anything ambiguous (userinfo, percent-encoded or otherwise non-canonical hosts, backslashes,
 //! whitespace, a query or fragment) is refused.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use url::{Host, Url};
 
@@ -39,6 +40,52 @@ struct Prefix {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ServiceUrlAllowlist {
     prefixes: Vec<Prefix>,
+    allowed: Memo,
+}
+
+/// The most allowed serviceUrls remembered (a deployment sees a handful: one per Teams region it serves).
+const MEMO_ENTRIES: usize = 64;
+
+/// serviceUrls already found allowed, with their parsed form: every inbound activity and every Connector call
+/// checks one, and the answer depends on the string alone. Refusals are not remembered (so junk cannot crowd
+/// it); when full it starts over.
+#[derive(Default)]
+struct Memo(std::sync::Mutex<HashMap<String, Url>>);
+
+impl Memo {
+    fn get(&self, service_url: &str) -> Option<Url> {
+        self.0.lock().ok()?.get(service_url).cloned()
+    }
+
+    fn put(&self, service_url: &str, url: &Url) {
+        if let Ok(mut memo) = self.0.lock() {
+            if memo.len() >= MEMO_ENTRIES {
+                memo.clear();
+            }
+            memo.insert(service_url.to_owned(), url.clone());
+        }
+    }
+}
+
+impl Clone for Memo {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+impl PartialEq for Memo {
+    /// A cache: two allowlists are equal when their prefixes are.
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Memo {}
+
+impl std::fmt::Debug for Memo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Memo")
+    }
 }
 
 impl ServiceUrlAllowlist {
@@ -62,7 +109,10 @@ impl ServiceUrlAllowlist {
                 })
             })
             .collect::<Result<Vec<_>, RefusedUrl>>()?;
-        Ok(Self { prefixes })
+        Ok(Self {
+            prefixes,
+            allowed: Memo::default(),
+        })
     }
 
     /// Parses a comma-separated list (as in `BOT_ALLOWED_SERVICE_URLS`); empty items are ignored.
@@ -79,6 +129,15 @@ impl ServiceUrlAllowlist {
     /// # Errors
     /// [`RefusedUrl`] when it may not; nothing must then be sent.
     pub fn check(&self, service_url: &str) -> Result<Url, RefusedUrl> {
+        if let Some(url) = self.allowed.get(service_url) {
+            return Ok(url);
+        }
+        let url = self.decide(service_url)?;
+        self.allowed.put(service_url, &url);
+        Ok(url)
+    }
+
+    fn decide(&self, service_url: &str) -> Result<Url, RefusedUrl> {
         let url = parse_clean(service_url)?;
         let Some(host) = url.host() else {
             return Err(refused(service_url, "no host"));
@@ -188,6 +247,27 @@ mod tests {
         ] {
             assert!(l.check(u).is_ok(), "{u}");
         }
+    }
+
+    #[test]
+    fn remembered_answers_match_fresh_ones() {
+        let l = list();
+        let urls: Vec<String> = (0..MEMO_ENTRIES * 2 + 3)
+            .map(|i| format!("https://smba.trafficmanager.net/r{i}/"))
+            .chain([
+                "https://smba.trafficmanager.net.evil.com/".to_owned(),
+                "http://127.0.0.1:3979/amer/x".to_owned(),
+            ])
+            .collect();
+        for round in 0..3 {
+            for u in &urls {
+                let fresh = l.decide(u);
+                assert_eq!(l.check(u), fresh, "{u} in round {round}");
+            }
+            assert!(l.allowed.0.lock().unwrap().len() <= MEMO_ENTRIES);
+        }
+        assert!(l.check("https://smba.trafficmanager.net.evil.com/").is_err());
+        assert_eq!(l.clone(), l);
     }
 
     #[test]

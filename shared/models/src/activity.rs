@@ -334,6 +334,11 @@ impl Activity {
     /// [`ParseError`] when the bytes are not JSON, not an object, have no string `type`, or a known field is
     /// malformed (the error names it).
     pub fn from_slice(bytes: &[u8]) -> Result<Self, ParseError> {
+        // Well-formed activities (nearly all) parse directly; only a failure is parsed again, tracking the path,
+        // so that the error can name the malformed field.
+        if let Ok(activity) = serde_json::from_slice(bytes) {
+            return Ok(activity);
+        }
         let mut de = serde_json::Deserializer::from_slice(bytes);
         let activity = serde_path_to_error::deserialize(&mut de).map_err(ParseError::from_path)?;
         de.end().map_err(|e| ParseError {

@@ -79,10 +79,21 @@ impl TextBudget {
         utf16_len(&json).saturating_mul(2)
     }
 
-    /// Whether `activity` fits this budget.
+    /// An upper bound of [`TextBudget::measure`]: the serialized activity as UTF-16, base64 data included,
+    /// counted as it is written (no intermediate JSON tree or string).
+    fn measure_at_most(activity: &Activity) -> usize {
+        let mut counter = Utf16Counter(0);
+        match serde_json::to_writer(&mut counter, activity) {
+            Ok(()) => counter.0.saturating_mul(2),
+            Err(_) => usize::MAX,
+        }
+    }
+
+    /// Whether `activity` fits this budget. Most messages are far under it: their upper bound decides without
+    /// the exact measure.
     #[must_use]
     pub fn fits(&self, activity: &Activity) -> bool {
-        self.check(activity).is_ok()
+        Self::measure_at_most(activity) <= self.limit_bytes || self.check(activity).is_ok()
     }
 
     /// The activity's size, if it fits.
@@ -105,6 +116,25 @@ impl TextBudget {
 #[must_use]
 pub fn fits_message_budget(activity: &Activity) -> bool {
     TextBudget::TEAMS.fits(activity)
+}
+
+/// Counts the UTF-16 code units of the UTF-8 written to it: one per character (every byte that is not a
+/// continuation byte starts one), two for characters outside the BMP (4-byte sequences). Correct across writes
+/// that split a character.
+struct Utf16Counter(usize);
+
+impl std::io::Write for Utf16Counter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf
+            .iter()
+            .map(|&b| usize::from(b & 0xC0 != 0x80) + usize::from(b >= 0xF0))
+            .sum::<usize>();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Replaces every `data:<type>;base64,<data>` string by its prefix (the data is not counted by Teams).
@@ -169,6 +199,26 @@ mod tests {
         // Emoji take two units each: half as many fit.
         assert!(!fits_message_budget(&Activity::message("😀".repeat(room / 2 + 1))));
         assert!(fits_message_budget(&Activity::message("😀".repeat(room / 2))));
+    }
+
+    #[test]
+    fn upper_bound_is_exact_without_base64_and_above_with_it() {
+        for text in ["", "hi", "é😀\u{301}\"quoted\"\n", &"😀x".repeat(1000)] {
+            let activity = Activity::message(text);
+            assert_eq!(
+                TextBudget::measure_at_most(&activity),
+                TextBudget::measure(&activity),
+                "{text:?}"
+            );
+        }
+        let mut counter = Utf16Counter(0);
+        std::io::Write::write_all(&mut counter, &"a😀é".as_bytes()[..3]).unwrap();
+        std::io::Write::write_all(&mut counter, &"a😀é".as_bytes()[3..]).unwrap();
+        assert_eq!(counter.0, utf16_len("a😀é"));
+        let mut activity = Activity::message("pic");
+        activity.message_mut().unwrap().attachments =
+            Some(vec![Attachment::inline_image(&[7u8; 300], "image/png", None)]);
+        assert!(TextBudget::measure_at_most(&activity) > TextBudget::measure(&activity));
     }
 
     #[test]
