@@ -5,9 +5,10 @@
 //! any concurrency. Reads run on tokio's blocking pool. Writes go to one writer thread that **group-commits**:
 //! it takes every write batch queued so far, checks and applies them one after another inside one redb write
 //! transaction (each batch still all-or-nothing, each later batch seeing the earlier ones), and commits once,
-//! so concurrent requests share one durable commit instead of queueing for one each. It keeps the group open
-//! while batches keep coming (each within [`LINGER`] of the last, [`MAX_LINGER`] at most): without that, on a
-//! busy core the writer woke for each batch and committed groups of two or three. Committed inserts are
+//! so concurrent requests share one durable commit instead of queueing for one each. When writes overlap (the
+//! last group had more than one), it keeps the group open while batches keep coming (each within [`LINGER`] of
+//! the last, [`MAX_LINGER`] at most): without that, on a busy core the writer woke for each batch and committed
+//! groups of two or three. A lone writer (one request at a time) is committed at once. Committed inserts are
 //! delivered as [`ChangeEvent`]s to [`EmbeddedStore::subscribe_changes`] receivers, as the DynamoDB stream would
 //! deliver them.
 
@@ -31,8 +32,8 @@ const CACHE_BYTES: usize = 4 * 1024 * 1024;
 /// The most write batches one group commit takes.
 const MAX_GROUP: usize = 256;
 
-/// How long the writer waits for another batch before committing the group it has (a lone write waits this
-/// much; 1 ms left a busy core idle, waiting on the store, in the benchmark).
+/// How long the writer waits for another batch before committing the group it has, while writes overlap (1 ms
+/// left a busy core idle, waiting on the store, in the benchmark).
 const LINGER: Duration = Duration::from_micros(300);
 /// The longest a group stays open.
 const MAX_LINGER: Duration = Duration::from_millis(2);
@@ -90,6 +91,9 @@ impl Drop for Inner {
 
 /// The writer thread: group commits until the queue closes.
 fn run_writer(db: &Database, jobs: &std::sync::mpsc::Receiver<Job>) {
+    // Whether the last group had company: lingering pays only when others are writing too. A lone writer (one
+    // request at a time, as a Lambda instance takes them) commits at once.
+    let mut busy = false;
     while let Ok(first) = jobs.recv() {
         let mut group = vec![first];
         let started = Instant::now();
@@ -102,6 +106,9 @@ fn run_writer(db: &Database, jobs: &std::sync::mpsc::Receiver<Job>) {
                 Err(TryRecvError::Disconnected) => break,
                 Err(TryRecvError::Empty) => {}
             }
+            if !busy && group.len() == 1 {
+                break;
+            }
             let left = MAX_LINGER.saturating_sub(started.elapsed());
             if left.is_zero() {
                 break;
@@ -111,6 +118,7 @@ fn run_writer(db: &Database, jobs: &std::sync::mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
+        busy = group.len() > 1;
         match apply_group(db, &group) {
             Ok(results) => {
                 for (job, result) in group.into_iter().zip(results) {
