@@ -350,35 +350,55 @@ impl Ctx<'_> {
         let invoke_body = answer.via_invoke.then(vote_invoke_response);
         let now = Timestamp::now();
         let conversation = ConversationId::from(answer.vote.poll_id.as_str());
-        let Ok(Some(mut subscription)) = self.app.store.subscription(&conversation, POLL_SUBSCRIPTION, now).await
-        else {
-            tracing::info!(poll = %answer.vote.poll_id, "vote for a poll that is no longer subscribed");
-            return invoke_body;
+        // The vote is applied to the state as stored at the moment of writing (read again if another vote or a
+        // slot claim changed it meanwhile), so simultaneous votes all count and none undoes a slot claim.
+        let mut updated: Option<PollState> = None;
+        let mut refused: Option<bot::poll::VoteError> = None;
+        let mut apply = |payload: &mut Value| -> bool {
+            updated = None;
+            refused = None;
+            let Some(state) = payload
+                .get("state")
+                .and_then(|s| serde_json::from_value::<PollState>(s.clone()).ok())
+            else {
+                return false;
+            };
+            let next = match apply_vote(&state, &answer.vote) {
+                Ok(next) => next,
+                Err(e) => {
+                    refused = Some(e);
+                    return false;
+                }
+            };
+            let (Some(map), Ok(stored)) = (payload.as_object_mut(), serde_json::to_value(&next)) else {
+                return false;
+            };
+            map.insert("state".to_owned(), stored);
+            updated = Some(next);
+            true
         };
-        let Some(state) = subscription
-            .payload
-            .get("state")
-            .and_then(|s| serde_json::from_value::<PollState>(s.clone()).ok())
-        else {
-            return invoke_body;
-        };
-        let updated = match apply_vote(&state, &answer.vote) {
-            Ok(updated) => updated,
+        let subscription = match self
+            .app
+            .store
+            .update_payload(&conversation, POLL_SUBSCRIPTION, now, &mut apply)
+            .await
+        {
+            Ok(Some(subscription)) => subscription,
+            Ok(None) => {
+                tracing::info!(poll = %answer.vote.poll_id, "vote for a poll that is no longer subscribed");
+                return invoke_body;
+            }
             Err(e) => {
-                tracing::info!(error = %e, "vote refused");
+                tracing::warn!(error = %e, "could not store the vote");
                 return invoke_body;
             }
         };
-        if let Some(map) = subscription.payload.as_object_mut() {
-            map.insert(
-                "state".to_owned(),
-                serde_json::to_value(&updated).unwrap_or(Value::Null),
-            );
-        }
-        if let Err(e) = self.app.store.subscribe(&subscription, now).await {
-            tracing::warn!(error = %e, "could not store the vote");
+        let Some(updated) = updated else {
+            if let Some(e) = refused {
+                tracing::info!(error = %e, "vote refused");
+            }
             return invoke_body;
-        }
+        };
         let Some(message_id) = answer.message_id.or(subscription.poll_activity_id.clone()) else {
             return invoke_body;
         };

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use service::{App, Inbound};
 use std::sync::Arc;
 use std::time::Duration;
-use store::{IdempotencyClaim, MemoryStore, SentLog, Timestamp};
+use store::{IdempotencyClaim, MemoryStore, SentLog, Subscriptions, Timestamp};
 
 const SERVICE_URL: &str = "https://smba.trafficmanager.net/amer/";
 const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
@@ -286,6 +286,76 @@ async fn subscribe_personal(h: &Harness) {
     assert_eq!(h.deliver(&subscribe).await, 200);
 }
 
+/// A card submit replying to the last poll posted, choosing its first answer, from `voter`.
+fn vote_on_last_poll(connector: &RecordingConnector, id: &str, voter: &str) -> Value {
+    let attachments = connector.calls().iter().rev().find_map(|c| match c {
+        ConnectorCall::Send { activity, .. } => activity.as_message().and_then(|m| m.attachments.clone()),
+        _ => None,
+    });
+    let card = &attachments.expect("a poll was posted")[0];
+    let data = card.content.as_ref().unwrap()["actions"][0]["data"].clone();
+    json!({
+        "type": "message", "id": id, "channelId": "msteams", "serviceUrl": SERVICE_URL, "value": data,
+        "replyToId": "1", "from": {"id": voter, "name": voter}, "recipient": {"id": BOT, "name": "Test Bot"},
+        "conversation": {"id": "a:megan", "conversationType": "personal", "tenantId": TENANT},
+        "channelData": {"tenant": {"id": TENANT}}
+    })
+}
+
+#[tokio::test]
+async fn simultaneous_votes_all_count() {
+    // The embedded store (the devserver's): its reads and writes really hop threads, so the votes interleave.
+    let dir = std::env::temp_dir().join(format!("behind-votes-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let store = Arc::new(store::EmbeddedStore::open(dir.join("state.redb")).await.unwrap());
+    let connector = Arc::new(RecordingConnector::new());
+    let app = App {
+        bot: BotIdentity::new(BOT, "Test Bot"),
+        connector: connector.clone(),
+        store: store.clone(),
+        service_urls: connector::ServiceUrlAllowlist::default(),
+        inbound: Inbound::Anonymous,
+        welcome_roster: false,
+    };
+    let subscribe = json!({
+        "type": "message", "id": "s1", "channelId": "msteams", "serviceUrl": SERVICE_URL, "text": "subscribe",
+        "from": {"id": "29:megan", "name": "Megan"}, "recipient": {"id": BOT, "name": "Test Bot"},
+        "conversation": {"id": "a:megan", "conversationType": "personal", "tenantId": TENANT},
+        "channelData": {"tenant": {"id": TENANT}}
+    });
+    assert_eq!(
+        service::handle(&app, None, &serde_json::to_vec(&subscribe).unwrap())
+            .await
+            .status,
+        200
+    );
+    assert_eq!(service::proactive::tick(&app).await["sent"], 1);
+    let votes: Vec<Value> = (0..6)
+        .map(|i| vote_on_last_poll(&connector, &format!("v{i}"), &format!("29:voter-{i}")))
+        .collect();
+    let tasks: Vec<_> = votes
+        .iter()
+        .map(|v| {
+            let (app, body) = (app.clone(), serde_json::to_vec(v).unwrap());
+            tokio::spawn(async move { service::handle(&app, None, &body).await.status })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), 200);
+    }
+    let stored = store
+        .subscription(&ConversationId::from("a:megan"), "poll", Timestamp::now())
+        .await
+        .unwrap()
+        .unwrap();
+    let state: bot::poll::PollState = serde_json::from_value(stored.payload["state"].clone()).unwrap();
+    assert_eq!(state.votes.len(), 6, "every vote counted: {:?}", state.votes);
+    assert_eq!(state.tally()[0], 6);
+    drop(app);
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn polls_sent(h: &Harness) -> usize {
     h.connector
         .calls()
@@ -310,18 +380,7 @@ async fn a_due_poll_is_sent_once_per_slot_and_a_vote_updates_it_in_place() {
     assert_eq!(a["sent"].as_u64().unwrap() + b["sent"].as_u64().unwrap(), 1);
 
     // A vote: a card submit replying to the poll message.
-    let poll_id = h.connector.calls().iter().rev().find_map(|c| match c {
-        ConnectorCall::Send { activity, .. } => activity.as_message().and_then(|m| m.attachments.clone()),
-        _ => None,
-    });
-    let card = &poll_id.unwrap()[0];
-    let data = card.content.as_ref().unwrap()["actions"][0]["data"].clone();
-    let vote = json!({
-        "type": "message", "id": "v1", "channelId": "msteams", "serviceUrl": SERVICE_URL, "value": data,
-        "replyToId": "1", "from": {"id": "29:megan", "name": "Megan"}, "recipient": {"id": BOT, "name": "Test Bot"},
-        "conversation": {"id": "a:megan", "conversationType": "personal", "tenantId": TENANT},
-        "channelData": {"tenant": {"id": TENANT}}
-    });
+    let vote = vote_on_last_poll(&h.connector, "v1", "29:megan");
     assert_eq!(h.deliver(&vote).await, 200);
     let updates = h
         .connector

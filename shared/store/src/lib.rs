@@ -28,7 +28,7 @@
 //! | `seen` | `SEEN#<conversationId>` | `<activityId>` | | 24 h | `record_inbound` / `claim_activity`: absent-or-expired condition |
 //! | `sent` | `SENT#<key>` | `SENT` | | optional | `record_sent` |
 //! | `idempotency` | `IDEM#<key>` | `IDEM` | | 10 min pending, 7 d done | `claim_idempotency` (absent-or-expired), `complete_idempotency` |
-//! | `subscription` | `CONV#<conversationId>` | `SUB#<name>` | `DUE` / `<nextDue:020>#<conv>#<name>` | | `subscribe`, `claim_slot`, `set_poll_activity` (optimistic on `rev`) |
+//! | `subscription` | `CONV#<conversationId>` | `SUB#<name>` | `DUE` / `<nextDue:020>#<conv>#<name>` | | `subscribe`, `claim_slot`, `update_payload` (poll votes), `set_poll_activity` (optimistic on `rev`) |
 //! | `slot` | `SLOT#<conversationId>` | `<due:020>#<name>` | | due + 7 d | `claim_slot`: absent condition, same transaction as advancing the subscription |
 //! | `outbox` | `OUTBOX#<id>` | `OUTBOX` | | 7 d once done | `enqueue` (absent), `enqueue_all` (one transaction), `mark_outbox_done`; streamed to proactive |
 //!

@@ -259,6 +259,21 @@ pub trait Subscriptions: Send + Sync {
         now: Timestamp,
     ) -> Result<ClaimOutcome, StoreError>;
 
+    /// Changes a subscription's payload starting from what is stored now: `change` gets the current payload and
+    /// answers whether to write it. Optimistic like every read-modify-write here (a concurrent change makes it
+    /// read again and call `change` again), so two changes at once both land and neither undoes a slot claim.
+    /// `None` when the subscription is gone; otherwise the subscription as stored afterwards.
+    ///
+    /// # Errors
+    /// [`StoreError`] ([`StoreError::Conflict`] after 8 attempts lost to concurrent changes).
+    async fn update_payload(
+        &self,
+        conversation: &ConversationId,
+        name: &str,
+        now: Timestamp,
+        change: &mut (dyn for<'v> FnMut(&'v mut Value) -> bool + Send),
+    ) -> Result<Option<Subscription>, StoreError>;
+
     /// Stores the id of the poll message just posted; `false` when the subscription is gone.
     ///
     /// # Errors
@@ -925,6 +940,26 @@ impl<T: Table + ?Sized> Subscriptions for T {
         Err(StoreError::Conflict {
             key: format!("{}|{}", key.0, key.1),
         })
+    }
+
+    async fn update_payload(
+        &self,
+        conversation: &ConversationId,
+        name: &str,
+        now: Timestamp,
+        change: &mut (dyn for<'v> FnMut(&'v mut Value) -> bool + Send),
+    ) -> Result<Option<Subscription>, StoreError> {
+        not_empty(conversation.as_str(), "empty conversation id")?;
+        update(self, &keys::subscription(conversation, name), now, |old| {
+            let Some(old) = old else { return Ok((None, None)) };
+            let mut sub: Subscription = decode(old.clone())?;
+            if !change(&mut sub.payload) {
+                // Declined: nothing written; answer what is stored, not what `change` left behind.
+                return Ok((None, Some(decode(old.clone())?)));
+            }
+            Ok((Some(subscription_item(&sub)?), Some(sub)))
+        })
+        .await
     }
 
     async fn set_poll_activity(

@@ -63,6 +63,7 @@ const CASES: &[(&str, CaseFn)] = cases![
     idempotency_keys,
     subscriptions_due_query,
     slot_claimed_exactly_once,
+    concurrent_payload_changes_all_land,
     outbox_enqueue_and_done,
     failed_multi_item_change_writes_nothing,
     expired_items_are_absent,
@@ -493,6 +494,64 @@ async fn subscriptions_due_query(s: Subject) {
             .unwrap(),
         None
     );
+}
+
+/// Adds one to the payload's `count`.
+fn count_up(payload: &mut serde_json::Value) -> bool {
+    let n = payload["count"].as_u64().unwrap_or(0);
+    payload["count"] = json!(n + 1);
+    true
+}
+
+async fn concurrent_payload_changes_all_land(s: Subject) {
+    let mut sub = subscription("19:d@thread.v2", "poll", NOW);
+    sub.payload = json!({"count": 0, "keep": "me"});
+    s.store.subscribe(&sub, NOW).await.unwrap();
+    let c = sub.conversation_id.clone();
+    // Six at once: an attempt lost means another change landed, so none of six runs out of its 8 attempts.
+    let tasks: Vec<_> = (0..6)
+        .map(|_| {
+            let store = Arc::clone(&s.store);
+            let c = c.clone();
+            tokio::spawn(async move { store.update_payload(&c, "poll", NOW, &mut count_up).await })
+        })
+        .collect();
+    for task in tasks {
+        assert!(task.await.unwrap().unwrap().is_some());
+    }
+    // A slot claim in between is kept by the next change (it starts from what is stored).
+    let next = NOW.plus_secs(3600);
+    assert!(s.store.claim_slot(&c, "poll", NOW, next, NOW).await.unwrap().won());
+    let after = s
+        .store
+        .update_payload(&c, "poll", NOW, &mut count_up)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.payload, json!({"count": 7, "keep": "me"}), "every change counted");
+    assert_eq!(after.next_due, next, "the slot claim is not undone");
+    assert_eq!(
+        s.store.subscription(&c, "poll", NOW).await.unwrap(),
+        Some(after.clone())
+    );
+    // Declined: nothing written, and the answer is what is stored.
+    let declined = s
+        .store
+        .update_payload(&c, "poll", NOW, &mut |p| {
+            p["count"] = json!(100);
+            false
+        })
+        .await
+        .unwrap();
+    assert_eq!(declined, Some(after.clone()));
+    assert_eq!(s.store.subscription(&c, "poll", NOW).await.unwrap(), Some(after));
+    // Gone: `None`, and nothing is created.
+    assert!(s.store.unsubscribe(&c, "poll", NOW).await.unwrap());
+    assert_eq!(
+        s.store.update_payload(&c, "poll", NOW, &mut count_up).await.unwrap(),
+        None
+    );
+    assert_eq!(s.store.subscription(&c, "poll", NOW).await.unwrap(), None);
 }
 
 async fn slot_claimed_exactly_once(s: Subject) {
