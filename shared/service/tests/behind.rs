@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use service::{App, Inbound};
 use std::sync::Arc;
 use std::time::Duration;
-use store::{IdempotencyClaim, MemoryStore, SentLog, Subscriptions, Timestamp};
+use store::{IdempotencyClaim, MemoryStore, Store, Subscriptions, Timestamp};
 
 const SERVICE_URL: &str = "https://smba.trafficmanager.net/amer/";
 const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
@@ -21,12 +21,21 @@ const TEAM: &str = "19:team-general@thread.tacv2";
 struct Harness {
     app: App,
     connector: Arc<RecordingConnector>,
-    store: Arc<MemoryStore>,
+    store: Arc<dyn Store>,
 }
 
+/// The app over the in-memory store, its change feed running as the devserver's does.
 fn harness(welcome_roster: bool) -> Harness {
-    let connector = Arc::new(RecordingConnector::new());
     let store = Arc::new(MemoryStore::new());
+    let changes = store.subscribe_changes();
+    let h = harness_on(store, welcome_roster);
+    tokio::spawn(service::background::run_change_feed(h.app.clone(), changes));
+    h
+}
+
+/// The app over `store`, with a recording Connector (no change feed).
+fn harness_on(store: Arc<dyn Store>, welcome_roster: bool) -> Harness {
+    let connector = Arc::new(RecordingConnector::new());
     let app = App {
         bot: BotIdentity::new(BOT, "Test Bot"),
         connector: connector.clone(),
@@ -35,10 +44,6 @@ fn harness(welcome_roster: bool) -> Harness {
         inbound: Inbound::Anonymous,
         welcome_roster,
     };
-    tokio::spawn(service::background::run_change_feed(
-        app.clone(),
-        store.subscribe_changes(),
-    ));
     Harness { app, connector, store }
 }
 
@@ -308,36 +313,14 @@ async fn simultaneous_votes_all_count() {
     let dir = std::env::temp_dir().join(format!("behind-votes-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let store = Arc::new(store::EmbeddedStore::open(dir.join("state.redb")).await.unwrap());
-    let connector = Arc::new(RecordingConnector::new());
-    let app = App {
-        bot: BotIdentity::new(BOT, "Test Bot"),
-        connector: connector.clone(),
-        store: store.clone(),
-        service_urls: connector::ServiceUrlAllowlist::default(),
-        inbound: Inbound::Anonymous,
-        welcome_roster: false,
-    };
-    let subscribe = json!({
-        "type": "message", "id": "s1", "channelId": "msteams", "serviceUrl": SERVICE_URL, "text": "subscribe",
-        "from": {"id": "29:megan", "name": "Megan"}, "recipient": {"id": BOT, "name": "Test Bot"},
-        "conversation": {"id": "a:megan", "conversationType": "personal", "tenantId": TENANT},
-        "channelData": {"tenant": {"id": TENANT}}
-    });
-    assert_eq!(
-        service::handle(&app, None, &serde_json::to_vec(&subscribe).unwrap())
-            .await
-            .status,
-        200
-    );
-    assert_eq!(service::proactive::tick(&app).await["sent"], 1);
-    let votes: Vec<Value> = (0..6)
-        .map(|i| vote_on_last_poll(&connector, &format!("v{i}"), &format!("29:voter-{i}")))
-        .collect();
-    let tasks: Vec<_> = votes
-        .iter()
-        .map(|v| {
-            let (app, body) = (app.clone(), serde_json::to_vec(v).unwrap());
-            tokio::spawn(async move { service::handle(&app, None, &body).await.status })
+    let h = Arc::new(harness_on(store.clone(), false));
+    subscribe_personal(&h).await;
+    assert_eq!(service::proactive::tick(&h.app).await["sent"], 1);
+    let tasks: Vec<_> = (0..6)
+        .map(|i| {
+            let vote = vote_on_last_poll(&h.connector, &format!("v{i}"), &format!("29:voter-{i}"));
+            let h = Arc::clone(&h);
+            tokio::spawn(async move { h.deliver(&vote).await })
         })
         .collect();
     for task in tasks {
@@ -351,7 +334,7 @@ async fn simultaneous_votes_all_count() {
     let state: bot::poll::PollState = serde_json::from_value(stored.payload["state"].clone()).unwrap();
     assert_eq!(state.votes.len(), 6, "every vote counted: {:?}", state.votes);
     assert_eq!(state.tally()[0], 6);
-    drop(app);
+    drop(h);
     drop(store);
     let _ = std::fs::remove_dir_all(&dir);
 }
