@@ -565,17 +565,14 @@ async fn warm_fake(client: &reqwest::Client, world: &World) -> anyhow::Result<()
 /// task still on it, so nothing of a previous run (its fake's connections and their record of ~100,000 calls)
 /// is torn down while the next target starts.
 fn runtimes() -> anyhow::Result<(tokio::runtime::Runtime, tokio::runtime::Runtime)> {
-    let fake_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .thread_name("fake-teams")
-        .enable_all()
-        .build()?;
-    let load_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .thread_name("loadgen")
-        .enable_all()
-        .build()?;
-    Ok((fake_rt, load_rt))
+    let one_thread = |name: &str| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name(name)
+            .enable_all()
+            .build()
+    };
+    Ok((one_thread("fake-teams")?, one_thread("loadgen")?))
 }
 
 fn run_one(
