@@ -11,6 +11,7 @@ use bot::{
 use connector::ConnectorError;
 use models::connector::PagedMembersResult;
 use models::{Activity, ActivityId, ConversationId, ConversationReference};
+use serde::Deserialize;
 use serde_json::{Value, json};
 use store::{InactiveReason, PersonalConversation, Subscription, Timestamp};
 
@@ -18,6 +19,8 @@ use store::{InactiveReason, PersonalConversation, Subscription, Timestamp};
 pub const POLL_SUBSCRIPTION: &str = "poll";
 /// The most roster pages read for one `members` command.
 const MAX_ROSTER_PAGES: usize = 50;
+/// How many times one vote shows the poll card: once, and again while other votes keep landing meanwhile.
+const CARD_ROUNDS: usize = 3;
 
 /// Carries out `decision` for the inbound `activity`. Answers the invoke response body, if the activity needs one.
 pub async fn execute(
@@ -345,96 +348,116 @@ impl Ctx<'_> {
         }
     }
 
-    /// A vote: apply it to the poll's state and update the poll message in place (PUT).
+    /// A vote: check it against the poll as posted, store it (its own item: simultaneous votes never contend),
+    /// and update the poll message in place (PUT) to show the tally as stored.
     async fn poll_answer(&self, answer: PollAnswer) -> Option<Value> {
         let invoke_body = answer.via_invoke.then(vote_invoke_response);
         let now = Timestamp::now();
-        let conversation = ConversationId::from(answer.vote.poll_id.as_str());
-        // The vote is applied to the state as stored at the moment of writing (read again if another vote or a
-        // slot claim changed it meanwhile), so simultaneous votes all count and none undoes a slot claim.
-        let mut updated: Option<PollState> = None;
-        let mut refused: Option<bot::poll::VoteError> = None;
-        let mut apply = |payload: &mut Value| -> bool {
-            updated = None;
-            refused = None;
-            let Some(state) = payload
-                .get("state")
-                .and_then(|s| serde_json::from_value::<PollState>(s.clone()).ok())
-            else {
-                return false;
-            };
-            let next = match apply_vote(&state, &answer.vote) {
-                Ok(next) => next,
-                Err(e) => {
-                    refused = Some(e);
-                    return false;
-                }
-            };
-            let (Some(map), Ok(stored)) = (payload.as_object_mut(), serde_json::to_value(&next)) else {
-                return false;
-            };
-            map.insert("state".to_owned(), stored);
-            updated = Some(next);
-            true
-        };
-        let subscription = match self
-            .app
-            .store
-            .update_payload(&conversation, POLL_SUBSCRIPTION, now, &mut apply)
-            .await
-        {
+        let vote = &answer.vote;
+        let conversation = ConversationId::from(vote.poll_id.as_str());
+        let store = &self.app.store;
+        let subscription = match store.subscription(&conversation, POLL_SUBSCRIPTION, now).await {
             Ok(Some(subscription)) => subscription,
             Ok(None) => {
-                tracing::info!(poll = %answer.vote.poll_id, "vote for a poll that is no longer subscribed");
+                tracing::info!(poll = %vote.poll_id, "vote for a poll that is no longer subscribed");
                 return invoke_body;
             }
             Err(e) => {
-                tracing::warn!(error = %e, "could not store the vote");
+                tracing::warn!(error = %e, "could not read the poll; vote not stored");
                 return invoke_body;
             }
         };
-        let Some(updated) = updated else {
-            if let Some(e) = refused {
-                tracing::info!(error = %e, "vote refused");
-            }
+        let Some(mut state) = subscription
+            .payload
+            .get("state")
+            .and_then(|s| PollState::deserialize(s).ok())
+        else {
+            tracing::info!(poll = %vote.poll_id, "vote for a poll that has not been posted");
             return invoke_body;
         };
-        let Some(message_id) = answer.message_id.or(subscription.poll_activity_id.clone()) else {
+        // This slot and an existing choice (a stale or forged submit is refused before anything is stored).
+        if let Err(e) = apply_vote(&state, vote) {
+            tracing::info!(error = %e, "vote refused");
             return invoke_body;
-        };
-        let mut message = poll_message(&updated);
-        message.id = Some(message_id.clone());
-        if let Err(e) = self
-            .app
-            .connector
-            .update_activity(self.service_url(), self.conversation(), &message_id, &message)
+        }
+        if let Err(e) = store
+            .record_vote(&conversation, POLL_SUBSCRIPTION, &vote.slot, &vote.voter.id, vote.choice, now)
             .await
         {
-            self.failed("update poll", &e, self.conversation()).await;
-            if matches!(e, ConnectorError::NotFound { .. }) {
-                // The poll message is gone (deleted in Teams): post the updated poll again and remember it.
-                message.id = None;
-                match self
-                    .app
-                    .connector
-                    .send_to_conversation(self.service_url(), &conversation, &message)
-                    .await
-                {
-                    Ok(sent) => {
-                        let _ = self
-                            .app
-                            .store
-                            .set_poll_activity(&conversation, POLL_SUBSCRIPTION, &sent.id, now)
-                            .await;
-                    }
-                    Err(e) => self.failed("re-post poll", &e, &conversation).await,
+            tracing::warn!(error = %e, "could not store the vote");
+            return invoke_body;
+        }
+        let Some(message_id) = answer.message_id.or(subscription.poll_activity_id) else {
+            return invoke_body;
+        };
+        // The card shows the tally as stored. Votes landing while ours is shown make the tally read again and the
+        // card shown again (at most CARD_ROUNDS times), so the last voter's PUT carries every vote before it.
+        let earlier = std::mem::take(&mut state.votes); // votes stored in the state by an older version
+        let mut shown = None;
+        for _ in 0..CARD_ROUNDS {
+            let stored = match store.votes(&conversation, POLL_SUBSCRIPTION, &vote.slot, now).await {
+                Ok(stored) => stored,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not read the tally; poll message not updated");
+                    break;
                 }
-            } else if e.is_bot_removed() {
-                let _ = self.app.store.unsubscribe(&conversation, POLL_SUBSCRIPTION, now).await;
-                tracing::info!(conversation = %conversation, "poll subscription ended: the bot was removed");
+            };
+            if shown.as_ref() == Some(&stored) {
+                break;
             }
+            state.votes = earlier.clone();
+            state.votes.extend(stored.iter().map(|(voter, choice)| (voter.clone(), *choice)));
+            if !self.show_poll(&conversation, &message_id, &state, now).await {
+                break;
+            }
+            shown = Some(stored);
         }
         invoke_body
+    }
+
+    /// Updates the poll message to `state`; `false` when it cannot be (re-posted as a new message when it is
+    /// gone, the subscription ended when the bot was removed).
+    async fn show_poll(
+        &self,
+        conversation: &ConversationId,
+        message_id: &ActivityId,
+        state: &PollState,
+        now: Timestamp,
+    ) -> bool {
+        let mut message = poll_message(state);
+        message.id = Some(message_id.clone());
+        let Err(e) = self
+            .app
+            .connector
+            .update_activity(self.service_url(), self.conversation(), message_id, &message)
+            .await
+        else {
+            return true;
+        };
+        self.failed("update poll", &e, self.conversation()).await;
+        if matches!(e, ConnectorError::NotFound { .. }) {
+            // The poll message is gone (deleted in Teams): post the updated poll again and remember it.
+            message.id = None;
+            match self
+                .app
+                .connector
+                .send_to_conversation(self.service_url(), conversation, &message)
+                .await
+            {
+                Ok(sent) => {
+                    let _ = self
+                        .app
+                        .store
+                        .set_poll_activity(conversation, POLL_SUBSCRIPTION, &sent.id, now)
+                        .await;
+                }
+                Err(e) => self.failed("re-post poll", &e, conversation).await,
+            }
+        } else if e.is_bot_removed() {
+            let _ = self.app.store.unsubscribe(conversation, POLL_SUBSCRIPTION, now).await;
+            tracing::info!(conversation = %conversation, "poll subscription ended: the bot was removed");
+        }
+        false
     }
 }
 

@@ -310,13 +310,14 @@ fn vote_on_last_poll(connector: &RecordingConnector, id: &str, voter: &str) -> V
 #[tokio::test]
 async fn simultaneous_votes_all_count() {
     // The embedded store (the devserver's): its reads and writes really hop threads, so the votes interleave.
+    const VOTES: usize = 32;
     let dir = std::env::temp_dir().join(format!("behind-votes-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let store = Arc::new(store::EmbeddedStore::open(dir.join("state.redb")).await.unwrap());
     let h = Arc::new(harness_on(store.clone(), false));
     subscribe_personal(&h).await;
     assert_eq!(service::proactive::tick(&h.app).await["sent"], 1);
-    let tasks: Vec<_> = (0..6)
+    let tasks: Vec<_> = (0..VOTES)
         .map(|i| {
             let vote = vote_on_last_poll(&h.connector, &format!("v{i}"), &format!("29:voter-{i}"));
             let h = Arc::clone(&h);
@@ -326,14 +327,28 @@ async fn simultaneous_votes_all_count() {
     for task in tasks {
         assert_eq!(task.await.unwrap(), 200);
     }
+    let conversation = ConversationId::from("a:megan");
     let stored = store
-        .subscription(&ConversationId::from("a:megan"), "poll", Timestamp::now())
+        .subscription(&conversation, "poll", Timestamp::now())
         .await
         .unwrap()
         .unwrap();
-    let state: bot::poll::PollState = serde_json::from_value(stored.payload["state"].clone()).unwrap();
-    assert_eq!(state.votes.len(), 6, "every vote counted: {:?}", state.votes);
-    assert_eq!(state.tally()[0], 6);
+    let slot = stored.payload["state"]["slot"].as_str().unwrap();
+    let votes = store.votes(&conversation, "poll", slot, Timestamp::now()).await.unwrap();
+    assert_eq!(votes.len(), VOTES, "every vote counted: {votes:?}");
+    assert!(votes.values().all(|&choice| choice == 0));
+    // The poll message, as last updated, shows every vote.
+    let calls = h.connector.calls();
+    let last = calls
+        .iter()
+        .rev()
+        .find_map(|c| match c {
+            ConnectorCall::Update { activity, .. } => Some(activity),
+            _ => None,
+        })
+        .expect("the poll message was updated");
+    let card = serde_json::to_string(last).unwrap();
+    assert!(card.contains(&format!("{VOTES} votes")), "{card}");
     drop(h);
     drop(store);
     let _ = std::fs::remove_dir_all(&dir);

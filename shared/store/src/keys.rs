@@ -16,6 +16,7 @@ pub const KIND_SENT: &str = "sent";
 pub const KIND_IDEMPOTENCY: &str = "idempotency";
 pub const KIND_SUBSCRIPTION: &str = "subscription";
 pub const KIND_SLOT: &str = "slot";
+pub const KIND_VOTE: &str = "vote";
 /// The kinds whose inserts a function consumes (the template's stream filters pass exactly these): the
 /// embedded and in-memory stores deliver change events for these only.
 pub const STREAM_KINDS: [&str; 3] = [KIND_TEAM_INSTALL, KIND_FIRST_CONTACT, KIND_OUTBOX];
@@ -84,6 +85,12 @@ pub fn due_upper(now: Timestamp) -> String {
 
 pub fn slot(conversation: &ConversationId, name: &str, due: Timestamp) -> Key {
     (format!("SLOT#{conversation}"), format!("{:020}#{name}", due.0.max(0)))
+}
+
+/// One voter's answer to one poll slot. The conversation id (free text) comes last in the pk, after the parts
+/// we format, so no two (name, slot, conversation) share a partition; `sk` is the voter id.
+pub fn vote(conversation: &ConversationId, name: &str, slot: &str, voter: &str) -> Key {
+    (format!("VOTES#{name}#{slot}#{conversation}"), voter.to_owned())
 }
 
 pub fn outbox(id: &str) -> Key {

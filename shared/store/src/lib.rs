@@ -28,8 +28,9 @@
 //! | `seen` | `SEEN#<conversationId>` | `<activityId>` | | 24 h | `record_inbound` / `claim_activity`: absent-or-expired condition |
 //! | `sent` | `SENT#<key>` | `SENT` | | optional | `record_sent` |
 //! | `idempotency` | `IDEM#<key>` | `IDEM` | | 10 min pending, 7 d done | `claim_idempotency` (absent-or-expired), `complete_idempotency` |
-//! | `subscription` | `CONV#<conversationId>` | `SUB#<name>` | `DUE` / `<nextDue:020>#<conv>#<name>` | | `subscribe`, `claim_slot`, `update_payload` (poll votes), `set_poll_activity` (optimistic on `rev`) |
+//! | `subscription` | `CONV#<conversationId>` | `SUB#<name>` | `DUE` / `<nextDue:020>#<conv>#<name>` | | `subscribe`, `claim_slot`, `set_poll_activity` (optimistic on `rev`) |
 //! | `slot` | `SLOT#<conversationId>` | `<due:020>#<name>` | | due + 7 d | `claim_slot`: absent condition, same transaction as advancing the subscription |
+//! | `vote` | `VOTES#<name>#<slot>#<conversationId>` | `<voterId>` | | 30 d | `record_vote` (plain put: the last answer counts); `votes` queries the pk |
 //! | `outbox` | `OUTBOX#<id>` | `OUTBOX` | | 7 d once done | `enqueue` (absent), `enqueue_all` (one transaction), `mark_outbox_done`; streamed to proactive |
 //!
 //! Access patterns: every request-path read is a `GetItem` by key or a `Query` (a conversation's subscriptions
@@ -73,7 +74,7 @@ pub use model::{
     OutboxItem, PersonalConversation, Refresh, SentActivity, StreamItem, Subscription, TeamInstall, Timestamp,
 };
 pub use ports::{
-    Conversations, DEDUPE_TTL_SECS, Dedupe, IDEMPOTENCY_PENDING_SECS, KEEP_DONE_SECS, Outbox, PersonalConversations,
-    SentLog, Store, Subscriptions, WelcomeClaims,
+    Conversations, DEDUPE_TTL_SECS, Dedupe, IDEMPOTENCY_PENDING_SECS, KEEP_DONE_SECS, MAX_VOTES, Outbox,
+    PersonalConversations, SentLog, Store, Subscriptions, VOTE_KEEP_SECS, WelcomeClaims,
 };
 pub use table::{Cond, Item, MAX_BATCH, Table, Write, WriteOutcome};

@@ -14,6 +14,7 @@ use models::{ActivityId, ConversationId, ConversationReference, ConversationType
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
 
 /// How long a seen activity id is remembered (redeliveries come within minutes; the JWT lives about an hour).
 pub const DEDUPE_TTL_SECS: u64 = 24 * 3600;
@@ -23,6 +24,11 @@ pub const IDEMPOTENCY_PENDING_SECS: u64 = 10 * 60;
 pub const KEEP_DONE_SECS: u64 = 7 * 24 * 3600;
 /// How many times an optimistic read-modify-write is retried before [`StoreError::Conflict`].
 const MAX_ATTEMPTS: usize = 8;
+/// How long a poll vote is kept: longer than the longest poll interval (a week), during which its slot can be
+/// voted on, so a tally never loses a vote that can still change.
+pub const VOTE_KEEP_SECS: u64 = 30 * 24 * 3600;
+/// The most votes one poll slot counts (a team has at most 25,000 members).
+pub const MAX_VOTES: usize = 25_000;
 
 /// Conversation references: the serviceUrl last seen per conversation, the tenant's last serviceUrl, and the
 /// active flag.
@@ -259,20 +265,34 @@ pub trait Subscriptions: Send + Sync {
         now: Timestamp,
     ) -> Result<ClaimOutcome, StoreError>;
 
-    /// Changes a subscription's payload starting from what is stored now: `change` gets the current payload and
-    /// answers whether to write it. Optimistic like every read-modify-write here (a concurrent change makes it
-    /// read again and call `change` again), so two changes at once both land and neither undoes a slot claim.
-    /// `None` when the subscription is gone; otherwise the subscription as stored afterwards.
+    /// Records `voter`'s answer `choice` to the poll `name` of `conversation` as posted for `slot`: one item
+    /// per voter and slot, so answering again replaces the answer. A plain put that no other vote contends
+    /// with: any number of simultaneous votes all land, each in one write (kept [`VOTE_KEEP_SECS`]).
     ///
     /// # Errors
-    /// [`StoreError`] ([`StoreError::Conflict`] after 8 attempts lost to concurrent changes).
-    async fn update_payload(
+    /// [`StoreError`] ([`StoreError::Invalid`] for an empty conversation, slot or voter).
+    async fn record_vote(
         &self,
         conversation: &ConversationId,
         name: &str,
+        slot: &str,
+        voter: &str,
+        choice: usize,
         now: Timestamp,
-        change: &mut (dyn for<'v> FnMut(&'v mut Value) -> bool + Send),
-    ) -> Result<Option<Subscription>, StoreError>;
+    ) -> Result<(), StoreError>;
+
+    /// Every voter's answer to the poll `name` of `conversation` as posted for `slot`, by voter id (a
+    /// consistent query of that slot's votes, at most [`MAX_VOTES`]).
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn votes(
+        &self,
+        conversation: &ConversationId,
+        name: &str,
+        slot: &str,
+        now: Timestamp,
+    ) -> Result<BTreeMap<String, usize>, StoreError>;
 
     /// Stores the id of the poll message just posted; `false` when the subscription is gone.
     ///
@@ -942,24 +962,57 @@ impl<T: Table + ?Sized> Subscriptions for T {
         })
     }
 
-    async fn update_payload(
+    async fn record_vote(
         &self,
         conversation: &ConversationId,
         name: &str,
+        slot: &str,
+        voter: &str,
+        choice: usize,
         now: Timestamp,
-        change: &mut (dyn for<'v> FnMut(&'v mut Value) -> bool + Send),
-    ) -> Result<Option<Subscription>, StoreError> {
+    ) -> Result<(), StoreError> {
         not_empty(conversation.as_str(), "empty conversation id")?;
-        update(self, &keys::subscription(conversation, name), now, |old| {
-            let Some(old) = old else { return Ok((None, None)) };
-            let mut sub: Subscription = decode(old.clone())?;
-            if !change(&mut sub.payload) {
-                // Declined: nothing written; answer what is stored, not what `change` left behind.
-                return Ok((None, Some(decode(old.clone())?)));
-            }
-            Ok((Some(subscription_item(&sub)?), Some(sub)))
-        })
+        not_empty(slot, "empty poll slot")?;
+        not_empty(voter, "empty voter id")?;
+        let data = json!({"conversationId": conversation, "name": name, "slot": slot, "voter": voter,
+                          "choice": choice, "votedAt": now});
+        let mut vote = item(keys::vote(conversation, name, slot, voter), keys::KIND_VOTE, &data)?;
+        vote.expires_at = Some(now.plus_secs(VOTE_KEEP_SECS).0);
+        self.write(
+            vec![Write::Put {
+                item: vote,
+                cond: Cond::Always,
+            }],
+            now,
+        )
         .await
+        .map(|_| ())
+    }
+
+    async fn votes(
+        &self,
+        conversation: &ConversationId,
+        name: &str,
+        slot: &str,
+        now: Timestamp,
+    ) -> Result<BTreeMap<String, usize>, StoreError> {
+        not_empty(conversation.as_str(), "empty conversation id")?;
+        not_empty(slot, "empty poll slot")?;
+        let (pk, _) = keys::vote(conversation, name, slot, "");
+        let mut votes = BTreeMap::new();
+        for it in self.query_prefix(&pk, "", now, MAX_VOTES).await? {
+            let voter = it.data.get("voter").and_then(Value::as_str);
+            let choice = it
+                .data
+                .get("choice")
+                .and_then(Value::as_u64)
+                .and_then(|c| usize::try_from(c).ok());
+            let (Some(voter), Some(choice)) = (voter, choice) else {
+                return Err(StoreError::corrupt(it.key_string(), "vote has no voter or choice"));
+            };
+            votes.insert(voter.to_owned(), choice);
+        }
+        Ok(votes)
     }
 
     async fn set_poll_activity(

@@ -63,7 +63,7 @@ const CASES: &[(&str, CaseFn)] = cases![
     idempotency_keys,
     subscriptions_due_query,
     slot_claimed_exactly_once,
-    concurrent_payload_changes_all_land,
+    simultaneous_votes_all_land,
     outbox_enqueue_and_done,
     failed_multi_item_change_writes_nothing,
     expired_items_are_absent,
@@ -497,61 +497,62 @@ async fn subscriptions_due_query(s: Subject) {
 }
 
 /// Adds one to the payload's `count`.
-fn count_up(payload: &mut serde_json::Value) -> bool {
-    let n = payload["count"].as_u64().unwrap_or(0);
-    payload["count"] = json!(n + 1);
-    true
-}
+const SIMULTANEOUS_VOTES: usize = 32;
 
-async fn concurrent_payload_changes_all_land(s: Subject) {
-    let mut sub = subscription("19:d@thread.v2", "poll", NOW);
-    sub.payload = json!({"count": 0, "keep": "me"});
-    s.store.subscribe(&sub, NOW).await.unwrap();
-    let c = sub.conversation_id.clone();
-    // Six at once: an attempt lost means another change landed, so none of six runs out of its 8 attempts.
-    let tasks: Vec<_> = (0..6)
-        .map(|_| {
-            let store = Arc::clone(&s.store);
-            let c = c.clone();
-            tokio::spawn(async move { store.update_payload(&c, "poll", NOW, &mut count_up).await })
+async fn simultaneous_votes_all_land(s: Subject) {
+    let c = conv("19:votes@thread.v2");
+    let slot = NOW.0.to_string();
+    // 32 at once (a poll in a meeting, everyone answering when asked): each is its own item, so all land.
+    let tasks: Vec<_> = (0..SIMULTANEOUS_VOTES)
+        .map(|i| {
+            let (store, c, slot) = (Arc::clone(&s.store), c.clone(), slot.clone());
+            tokio::spawn(async move {
+                store
+                    .record_vote(&c, "poll", &slot, &format!("29:voter-{i}"), i % 3, NOW)
+                    .await
+            })
         })
         .collect();
     for task in tasks {
-        assert!(task.await.unwrap().unwrap().is_some());
+        task.await.unwrap().unwrap();
     }
-    // A slot claim in between is kept by the next change (it starts from what is stored).
-    let next = NOW.plus_secs(3600);
-    assert!(s.store.claim_slot(&c, "poll", NOW, next, NOW).await.unwrap().won());
-    let after = s
-        .store
-        .update_payload(&c, "poll", NOW, &mut count_up)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(after.payload, json!({"count": 7, "keep": "me"}), "every change counted");
-    assert_eq!(after.next_due, next, "the slot claim is not undone");
-    assert_eq!(
-        s.store.subscription(&c, "poll", NOW).await.unwrap(),
-        Some(after.clone())
-    );
-    // Declined: nothing written, and the answer is what is stored.
-    let declined = s
-        .store
-        .update_payload(&c, "poll", NOW, &mut |p| {
-            p["count"] = json!(100);
-            false
-        })
+    let votes = s.store.votes(&c, "poll", &slot, NOW).await.unwrap();
+    assert_eq!(votes.len(), SIMULTANEOUS_VOTES, "every vote counted: {votes:?}");
+    assert!((0..SIMULTANEOUS_VOTES).all(|i| votes.get(&format!("29:voter-{i}")) == Some(&(i % 3))));
+    // Answering again replaces the voter's answer.
+    s.store
+        .record_vote(&c, "poll", &slot, "29:voter-0", 2, NOW)
         .await
         .unwrap();
-    assert_eq!(declined, Some(after.clone()));
-    assert_eq!(s.store.subscription(&c, "poll", NOW).await.unwrap(), Some(after));
-    // Gone: `None`, and nothing is created.
-    assert!(s.store.unsubscribe(&c, "poll", NOW).await.unwrap());
-    assert_eq!(
-        s.store.update_payload(&c, "poll", NOW, &mut count_up).await.unwrap(),
-        None
+    let again = s.store.votes(&c, "poll", &slot, NOW).await.unwrap();
+    assert_eq!((again.len(), again.get("29:voter-0")), (SIMULTANEOUS_VOTES, Some(&2)));
+    // Another slot, poll or conversation counts separately.
+    assert!(s.store.votes(&c, "poll", "1", NOW).await.unwrap().is_empty());
+    assert!(s.store.votes(&c, "other", &slot, NOW).await.unwrap().is_empty());
+    assert!(
+        s.store
+            .votes(&conv("19:other@thread.v2"), "poll", &slot, NOW)
+            .await
+            .unwrap()
+            .is_empty()
     );
-    assert_eq!(s.store.subscription(&c, "poll", NOW).await.unwrap(), None);
+    // Kept for VOTE_KEEP_SECS, then gone.
+    let later = NOW.plus_secs(store::VOTE_KEEP_SECS - 1);
+    assert_eq!(
+        s.store.votes(&c, "poll", &slot, later).await.unwrap().len(),
+        SIMULTANEOUS_VOTES
+    );
+    let expired = NOW.plus_secs(store::VOTE_KEEP_SECS);
+    assert!(s.store.votes(&c, "poll", &slot, expired).await.unwrap().is_empty());
+    // An empty slot or voter is refused, and nothing is written.
+    for (slot_, voter) in [("", "29:v"), (slot.as_str(), "")] {
+        let err = s.store.record_vote(&c, "poll", slot_, voter, 0, NOW).await.unwrap_err();
+        assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+    }
+    assert_eq!(
+        s.store.votes(&c, "poll", &slot, NOW).await.unwrap().len(),
+        SIMULTANEOUS_VOTES
+    );
 }
 
 async fn slot_claimed_exactly_once(s: Subject) {
