@@ -381,7 +381,14 @@ impl Ctx<'_> {
             return invoke_body;
         }
         if let Err(e) = store
-            .record_vote(&conversation, POLL_SUBSCRIPTION, &vote.slot, &vote.voter.id, vote.choice, now)
+            .record_vote(
+                &conversation,
+                POLL_SUBSCRIPTION,
+                &vote.slot,
+                &vote.voter.id,
+                vote.choice,
+                now,
+            )
             .await
         {
             tracing::warn!(error = %e, "could not store the vote");
@@ -406,7 +413,9 @@ impl Ctx<'_> {
                 break;
             }
             state.votes = earlier.clone();
-            state.votes.extend(stored.iter().map(|(voter, choice)| (voter.clone(), *choice)));
+            state
+                .votes
+                .extend(stored.iter().map(|(voter, choice)| (voter.clone(), *choice)));
             if !self.show_poll(&conversation, &message_id, &state, now).await {
                 break;
             }

@@ -334,7 +334,10 @@ async fn simultaneous_votes_all_count() {
         .unwrap()
         .unwrap();
     let slot = stored.payload["state"]["slot"].as_str().unwrap();
-    let votes = store.votes(&conversation, "poll", slot, Timestamp::now()).await.unwrap();
+    let votes = store
+        .votes(&conversation, "poll", slot, Timestamp::now())
+        .await
+        .unwrap();
     assert_eq!(votes.len(), VOTES, "every vote counted: {votes:?}");
     assert!(votes.values().all(|&choice| choice == 0));
     // The poll message, as last updated, shows every vote.
