@@ -17,6 +17,6 @@ pub use config::{AppType, ConfigError, ConnectorConfig};
 pub use error::ConnectorError;
 pub use memory::{ConnectorCall, RecordingConnector};
 pub use port::Connector;
-pub use ratelimit::{InProcessRateLimiter, PaceClass, PaceKey, RateLimiter, Unlimited};
+pub use ratelimit::{InProcessRateLimiter, PaceClass, PaceKey, RateLimiter, SharedPace, Unlimited};
 pub use retry::RetryPolicy;
 pub use token::{TokenError, TokenProvider, TokenSettings};

@@ -41,6 +41,14 @@ pub trait RateLimiter: Send + Sync + std::fmt::Debug {
     async fn acquire(&self, key: &PaceKey);
 }
 
+/// A tenant pace shared by every process sending for the bot (several Lambda instances at once): `pass`
+/// returns when one more request of `lane` (a tenant) fits its limit across all of them, one request every
+/// `gap`. Called in turn for each of the process's requests of the lane, after its own spacing.
+#[async_trait]
+pub trait SharedPace: Send + Sync + std::fmt::Debug {
+    async fn pass(&self, lane: &str, gap: Duration);
+}
+
 /// A limiter that never waits (for tests that exercise the server's own limits).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Unlimited;
@@ -153,6 +161,8 @@ struct Lane {
 pub struct InProcessRateLimiter {
     tenant_gap: Option<Duration>,
     state: Mutex<State>,
+    /// Other processes' share of each tenant's limit, when they send too.
+    shared: Option<Arc<dyn SharedPace>>,
 }
 
 #[derive(Debug, Default)]
@@ -187,7 +197,15 @@ impl InProcessRateLimiter {
                 .filter(|n| *n > 0)
                 .map(|n| Duration::from_secs_f64(TENANT_MARGIN / f64::from(n))),
             state: Mutex::new(State::default()),
+            shared: None,
         }
+    }
+
+    /// The same limiter, with each tenant's requests also passing `shared` (no effect without a tenant limit).
+    #[must_use]
+    pub fn with_shared_pace(mut self, shared: Arc<dyn SharedPace>) -> Self {
+        self.shared = Some(shared);
+        self
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -197,7 +215,7 @@ impl InProcessRateLimiter {
     /// How long until the conversation's limits let one more request go (zero if now), and, when it may go now
     /// and a tenant limit is set, the tenant lane it queues in. Learns the conversation's tenant when the key
     /// names it.
-    fn check(&self, key: &PaceKey, now: Instant) -> (Duration, Option<Arc<Lane>>) {
+    fn check(&self, key: &PaceKey, now: Instant) -> (Duration, Option<(String, Arc<Lane>)>) {
         let mut guard = self.state();
         let state = &mut *guard;
         let conv = State::conversation(&mut state.conversations, key, now);
@@ -211,9 +229,12 @@ impl InProcessRateLimiter {
             return (wait, None);
         }
         let tenant = conv.tenant.clone().unwrap_or_else(|| key.service_host.clone());
-        let lane = state.lanes.entry(tenant).or_insert_with(|| (Arc::default(), now));
+        let lane = state
+            .lanes
+            .entry(tenant.clone())
+            .or_insert_with(|| (Arc::default(), now));
         lane.1 = now;
-        (wait, Some(Arc::clone(&lane.0)))
+        (wait, Some((tenant, Arc::clone(&lane.0))))
     }
 
     /// Counts the request at `now` if the conversation's limits still allow it.
@@ -257,7 +278,7 @@ impl RateLimiter for InProcessRateLimiter {
                 tokio::time::sleep(wait).await;
                 continue;
             }
-            let (Some(lane), Some(gap)) = (lane, self.tenant_gap) else {
+            let (Some((tenant, lane)), Some(gap)) = (lane, self.tenant_gap) else {
                 if self.record(key, Instant::now()) {
                     return;
                 }
@@ -267,6 +288,9 @@ impl RateLimiter for InProcessRateLimiter {
             let due = last.map(|t| t + gap);
             if let Some(due) = due {
                 tokio::time::sleep_until(due).await;
+            }
+            if let Some(shared) = &self.shared {
+                shared.pass(&tenant, gap).await;
             }
             let now = Instant::now();
             if self.record(key, now) {

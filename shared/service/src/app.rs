@@ -1,9 +1,10 @@
 //! The running bot: its identity and the adapters behind each port, built once at cold start.
 
 use crate::config::{Config, StateChoice};
+use crate::pacing::StorePace;
 use auth::{AuthMode, Authenticator};
 use bot::BotIdentity;
-use connector::{Connector, HttpConnector, ServiceUrlAllowlist};
+use connector::{Connector, HttpConnector, InProcessRateLimiter, ServiceUrlAllowlist};
 use std::sync::Arc;
 use store::{ChangeEvent, DynamoStore, EmbeddedStore, Store};
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -69,13 +70,34 @@ async fn read_app_secret(arn: &str) -> Result<secrecy::SecretString, StartupErro
     Ok(secrecy::SecretString::from(secret.to_owned()))
 }
 
+/// Who keeps a tenant's requests within its limit (the connector's `tenant_requests_per_second`, 30 by default).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TenantPacing {
+    /// This process alone: the devserver, and the `messages` function, whose replies follow people typing.
+    Process,
+    /// Every process sending for the bot, through the state table ([`crate::pacing::StorePace`]): the
+    /// `welcome` and `proactive` functions, whose stream batches run on several instances at once.
+    Shared,
+}
+
 impl App {
+    /// [`App::build_with`] with [`TenantPacing::Process`].
+    ///
+    /// # Errors
+    /// [`StartupError`].
+    pub async fn build(config: &Config) -> Result<(Self, Option<UnboundedReceiver<ChangeEvent>>), StartupError> {
+        Self::build_with(config, TenantPacing::Process).await
+    }
+
     /// Builds the adapters `config` names. For the embedded store it also answers the store's change events,
     /// which the devserver uses in place of the DynamoDB stream.
     ///
     /// # Errors
     /// [`StartupError`]: anonymous mode off loopback, a bad allowlist or key URL, a store that cannot open.
-    pub async fn build(config: &Config) -> Result<(Self, Option<UnboundedReceiver<ChangeEvent>>), StartupError> {
+    pub async fn build_with(
+        config: &Config,
+        pacing: TenantPacing,
+    ) -> Result<(Self, Option<UnboundedReceiver<ChangeEvent>>), StartupError> {
         let mode = AuthMode::resolve(&config.auth.app_id, config.bind_addr)?;
         let inbound = match mode {
             AuthMode::Anonymous => Inbound::Anonymous,
@@ -92,7 +114,6 @@ impl App {
         if let Some(arn) = std::env::var(SECRET_ARN_VAR).ok().filter(|a| !a.trim().is_empty()) {
             connector_config.app_password = read_app_secret(arn.trim()).await?;
         }
-        let connector: Arc<dyn Connector> = Arc::new(HttpConnector::new(&connector_config)?);
         let service_urls = ServiceUrlAllowlist::new(&config.connector.allowed_service_urls)
             .map_err(|e| StartupError::Connector(connector::ConfigError::AllowedServiceUrls(e)))?;
         let (store, changes): (Arc<dyn Store>, _) = match &config.state {
@@ -112,6 +133,13 @@ impl App {
                 )
             }
         };
+        let mut connector = HttpConnector::new(&connector_config)?;
+        if pacing == TenantPacing::Shared {
+            let limiter = InProcessRateLimiter::new(connector_config.tenant_requests_per_second)
+                .with_shared_pace(Arc::new(StorePace::new(Arc::clone(&store))));
+            connector = connector.with_rate_limiter(Arc::new(limiter));
+        }
+        let connector: Arc<dyn Connector> = Arc::new(connector);
         let bot = if config.auth.app_id.is_empty() {
             BotIdentity::new(String::new(), config.bot_name.clone())
         } else {

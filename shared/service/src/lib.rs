@@ -4,10 +4,11 @@
 pub mod app;
 pub mod config;
 pub mod executor;
+pub mod pacing;
 pub mod telemetry;
 pub mod webhook;
 
-pub use app::{App, Inbound, StartupError};
+pub use app::{App, Inbound, StartupError, TenantPacing};
 pub use config::{Config, ConfigError, Runtime, StateChoice};
 pub use webhook::{WebhookResponse, handle};
 pub mod background;

@@ -17,6 +17,7 @@ pub const KIND_IDEMPOTENCY: &str = "idempotency";
 pub const KIND_SUBSCRIPTION: &str = "subscription";
 pub const KIND_SLOT: &str = "slot";
 pub const KIND_VOTE: &str = "vote";
+pub const KIND_PACE: &str = "pace";
 /// The kinds whose inserts a function consumes (the template's stream filters pass exactly these): the
 /// embedded and in-memory stores deliver change events for these only.
 pub const STREAM_KINDS: [&str; 3] = [KIND_TEAM_INSTALL, KIND_FIRST_CONTACT, KIND_OUTBOX];
@@ -91,6 +92,11 @@ pub fn slot(conversation: &ConversationId, name: &str, due: Timestamp) -> Key {
 /// we format, so no two (name, slot, conversation) share a partition; `sk` is the voter id.
 pub fn vote(conversation: &ConversationId, name: &str, slot: &str, voter: &str) -> Key {
     (format!("VOTES#{name}#{slot}#{conversation}"), voter.to_owned())
+}
+
+/// One time slot of a pacing lane (the slot number zero-padded, so a lane's slots sort by time).
+pub fn pace(lane: &str, slot: u64) -> Key {
+    (format!("PACE#{lane}"), format!("{slot:020}"))
 }
 
 pub fn outbox(id: &str) -> Key {

@@ -31,6 +31,7 @@
 //! | `subscription` | `CONV#<conversationId>` | `SUB#<name>` | `DUE` / `<nextDue:020>#<conv>#<name>` | | `subscribe`, `claim_slot`, `set_poll_activity` (optimistic on `rev`) |
 //! | `slot` | `SLOT#<conversationId>` | `<due:020>#<name>` | | due + 7 d | `claim_slot`: absent condition, same transaction as advancing the subscription |
 //! | `vote` | `VOTES#<name>#<slot>#<conversationId>` | `<voterId>` | | 30 d | `record_vote` (plain put: the last answer counts); `votes` queries the pk |
+//! | `pace` | `PACE#<lane>` (a tenant) | `<slot:020>` | | 2 min | `claim_pace_slot`: absent condition (one request per slot across all processes) |
 //! | `outbox` | `OUTBOX#<id>` | `OUTBOX` | | 7 d once done | `enqueue` (absent), `enqueue_all` (one transaction), `mark_outbox_done`; streamed to proactive |
 //!
 //! Access patterns: every request-path read is a `GetItem` by key or a `Query` (a conversation's subscriptions
@@ -75,6 +76,6 @@ pub use model::{
 };
 pub use ports::{
     Conversations, DEDUPE_TTL_SECS, Dedupe, IDEMPOTENCY_PENDING_SECS, KEEP_DONE_SECS, MAX_VOTES, Outbox,
-    PersonalConversations, SentLog, Store, Subscriptions, VOTE_KEEP_SECS, WelcomeClaims,
+    PACE_KEEP_SECS, Pacing, PersonalConversations, SentLog, Store, Subscriptions, VOTE_KEEP_SECS, WelcomeClaims,
 };
 pub use table::{Cond, Item, MAX_BATCH, Table, Write, WriteOutcome};

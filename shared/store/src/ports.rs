@@ -27,6 +27,8 @@ const MAX_ATTEMPTS: usize = 8;
 /// How long a poll vote is kept: longer than the longest poll interval (a week), during which its slot can be
 /// voted on, so a tally never loses a vote that can still change.
 pub const VOTE_KEEP_SECS: u64 = 30 * 24 * 3600;
+/// How long a claimed pace slot is kept.
+pub const PACE_KEEP_SECS: u64 = 120;
 /// The most votes one poll slot counts (a team has at most 25,000 members).
 pub const MAX_VOTES: usize = 25_000;
 
@@ -163,6 +165,18 @@ pub trait Dedupe: Send + Sync {
         ttl_secs: u64,
         now: Timestamp,
     ) -> Result<ClaimOutcome, StoreError>;
+}
+
+/// Pacing shared by every process sending for the bot: time slots of a lane (a tenant's requests), each
+/// claimed by exactly one request across all of them.
+#[async_trait]
+pub trait Pacing: Send + Sync {
+    /// Claims slot number `slot` of `lane`: `Won` for exactly one caller, `Lost` for everyone else. Kept
+    /// [`PACE_KEEP_SECS`] (slots are claimed at most seconds ahead and never reused once past).
+    ///
+    /// # Errors
+    /// [`StoreError`] ([`StoreError::Invalid`] for an empty lane).
+    async fn claim_pace_slot(&self, lane: &str, slot: u64, now: Timestamp) -> Result<ClaimOutcome, StoreError>;
 }
 
 /// Ids of messages the bot sent, to update or delete them later; idempotency keys of proactive sends.
@@ -337,7 +351,15 @@ pub trait Outbox: Send + Sync {
 
 /// Every port: what the functions and the devserver hold as `Arc<dyn Store>`.
 pub trait Store:
-    Conversations + PersonalConversations + WelcomeClaims + Dedupe + SentLog + Subscriptions + Outbox + std::fmt::Debug
+    Conversations
+    + PersonalConversations
+    + WelcomeClaims
+    + Dedupe
+    + SentLog
+    + Subscriptions
+    + Outbox
+    + Pacing
+    + std::fmt::Debug
 {
 }
 
@@ -701,6 +723,20 @@ async fn claim<T: Table + ?Sized>(table: &T, item: Item, now: Timestamp) -> Resu
             WriteOutcome::ConditionFailed(_) => ClaimOutcome::Lost,
         },
     )
+}
+
+#[async_trait]
+impl<T: Table + ?Sized> Pacing for T {
+    async fn claim_pace_slot(&self, lane: &str, slot: u64, now: Timestamp) -> Result<ClaimOutcome, StoreError> {
+        not_empty(lane, "empty pace lane")?;
+        let mut it = item(
+            keys::pace(lane, slot),
+            keys::KIND_PACE,
+            &json!({"lane": lane, "slot": slot}),
+        )?;
+        it.expires_at = Some(now.plus_secs(PACE_KEEP_SECS).0);
+        claim(self, it, now).await
+    }
 }
 
 #[async_trait]

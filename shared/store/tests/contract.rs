@@ -64,6 +64,7 @@ const CASES: &[(&str, CaseFn)] = cases![
     subscriptions_due_query,
     slot_claimed_exactly_once,
     simultaneous_votes_all_land,
+    pace_slot_claimed_once,
     outbox_enqueue_and_done,
     failed_multi_item_change_writes_nothing,
     expired_items_are_absent,
@@ -553,6 +554,34 @@ async fn simultaneous_votes_all_land(s: Subject) {
         s.store.votes(&c, "poll", &slot, NOW).await.unwrap().len(),
         SIMULTANEOUS_VOTES
     );
+}
+
+async fn pace_slot_claimed_once(s: Subject) {
+    // Twenty processes reaching for the same slot of one tenant's lane: one wins it.
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let store = Arc::clone(&s.store);
+            tokio::spawn(async move { store.claim_pace_slot("tenant-1", 1_000, NOW).await })
+        })
+        .collect();
+    let mut won = 0;
+    for task in tasks {
+        if task.await.unwrap().unwrap().won() {
+            won += 1;
+        }
+    }
+    assert_eq!(won, 1, "exactly one of 20 concurrent claims of one slot wins");
+    // The next slot, and the same slot of another lane, are free.
+    assert!(s.store.claim_pace_slot("tenant-1", 1_001, NOW).await.unwrap().won());
+    assert!(s.store.claim_pace_slot("tenant-2", 1_000, NOW).await.unwrap().won());
+    assert!(!s.store.claim_pace_slot("tenant-1", 1_000, NOW).await.unwrap().won());
+    // Kept PACE_KEEP_SECS.
+    let later = NOW.plus_secs(store::PACE_KEEP_SECS - 1);
+    assert!(!s.store.claim_pace_slot("tenant-1", 1_000, later).await.unwrap().won());
+    assert!(matches!(
+        s.store.claim_pace_slot("", 1, NOW).await,
+        Err(StoreError::Invalid(_))
+    ));
 }
 
 async fn slot_claimed_exactly_once(s: Subject) {

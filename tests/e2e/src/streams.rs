@@ -10,6 +10,7 @@
 use crate::E2eError;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
+use std::hash::BuildHasher as _;
 use std::time::Duration;
 
 fn err(what: impl Into<String>) -> E2eError {
@@ -152,6 +153,9 @@ pub struct Mapping {
     pub max_retries: usize,
     /// Wait before a retry.
     pub retry_delay: Duration,
+    /// Shards delivering at once, each in order: a table's stream has several, and Lambda runs one invocation
+    /// per shard concurrently (records go to the shard of their partition key).
+    pub shards: usize,
 }
 
 impl Default for Mapping {
@@ -160,6 +164,7 @@ impl Default for Mapping {
             batch_size: 10,
             max_retries: 5,
             retry_delay: Duration::from_millis(200),
+            shards: 1,
         }
     }
 }
@@ -185,7 +190,40 @@ pub struct Delivery {
 /// # Errors
 /// Never for a function's failure (that is retried and reported); only when `invoke` cannot reach the emulator
 /// on a first try is that error returned.
+///
+/// With `mapping.shards` above one, records are split by a hash of their partition key and the shards are
+/// delivered concurrently, each in order.
 pub async fn deliver<F, Fut>(mapping: &Mapping, records: &[Value], invoke: F) -> Result<Delivery, E2eError>
+where
+    F: Fn(Value) -> Fut,
+    Fut: Future<Output = Result<Value, E2eError>>,
+{
+    let shards = mapping.shards.max(1);
+    let mut split: Vec<Vec<Value>> = vec![Vec::new(); shards];
+    for record in records {
+        let pk = record
+            .pointer("/dynamodb/Keys/pk/S")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        // A fixed hash (the same shard for the same key in every run), as DynamoDB keeps a key on one shard.
+        let hash = std::hash::BuildHasherDefault::<std::hash::DefaultHasher>::default().hash_one(pk);
+        let shard = usize::try_from(hash % u64::try_from(shards).unwrap_or(1)).unwrap_or(0);
+        split[shard].push(record.clone());
+    }
+    let invoke = &invoke;
+    let reports = futures_util::future::join_all(split.iter().map(|part| deliver_shard(mapping, part, invoke))).await;
+    let mut report = Delivery::default();
+    for shard in reports {
+        let shard = shard?;
+        report.invocations += shard.invocations;
+        report.retries += shard.retries;
+        report.dead_lettered.extend(shard.dead_lettered);
+    }
+    Ok(report)
+}
+
+/// One shard's records, in order.
+async fn deliver_shard<F, Fut>(mapping: &Mapping, records: &[Value], invoke: &F) -> Result<Delivery, E2eError>
 where
     F: Fn(Value) -> Fut,
     Fut: Future<Output = Result<Value, E2eError>>,

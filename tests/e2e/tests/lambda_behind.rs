@@ -9,7 +9,8 @@
 //!
 //! One test walks the scenarios in order (the emulators start once): install -> one welcome; 50 concurrent
 //! duplicate install deliveries -> one stream INSERT, one welcome, also when the batch is redelivered; roster
-//! welcome to 200 members inside the limits; a scheduled event sends each due poll once; notify ids that update
+//! welcome to 200 members inside the limits (three welcome instances at once, one per emulated stream shard,
+//! sharing the tenant's limit through the table); a scheduled event sends each due poll once; notify ids that update
 //! and delete; a fault storm during a notify burst and a welcome burst. Needs `AWS_ENDPOINT_URL_DYNAMODB`
 //! (moto) and `cargo-lambda`; prints `skipped: ...` without them unless `REQUIRE_REAL_SERVICES=1`.
 
@@ -37,6 +38,8 @@ const TEAM_R: &str = "19:team-roster@thread.skype";
 const TEAM_S: &str = "19:team-storm@thread.skype";
 const ROSTER: usize = 200;
 const STORM_MEMBERS: usize = 20;
+/// Welcome instances running at once (one per stream shard in the roster welcome).
+const WELCOME_INSTANCES: u32 = 3;
 /// The fake's per-tenant limit (Teams allows about 30-50 requests per second per tenant).
 const TENANT_LIMIT: usize = 50;
 /// How long an emulator may take to answer through its function (it may wait for the shared build lock).
@@ -128,6 +131,11 @@ impl World {
     /// Reads what the stream gained since the last read and delivers its welcome records to the welcome
     /// function as the mapping would. Answers the records delivered and the delivery report.
     async fn pump_welcome(&self) -> (Vec<Value>, Delivery) {
+        self.pump_welcome_over(&self.mapping).await
+    }
+
+    /// [`World::pump_welcome`] with another mapping (e.g. more shards).
+    async fn pump_welcome_over(&self, mapping: &Mapping) -> (Vec<Value>, Delivery) {
         let records = self.stream.lock().await.read_new().await.unwrap();
         eprintln!(
             "stream read: {} records, last {:?}",
@@ -135,25 +143,31 @@ impl World {
             records.last().and_then(|r| r.pointer("/dynamodb/SequenceNumber"))
         );
         let records = streams::filter_inserts(&records, &WELCOME_KINDS);
-        let delivery = self.deliver_records(&records).await;
+        let delivery = self.deliver_over(mapping, &records).await;
         (records, delivery)
     }
 
     /// Delivers `records` to the welcome function (mapping semantics).
     async fn deliver_records(&self, records: &[Value]) -> Delivery {
-        streams::deliver(&self.mapping, records, |event| async move {
-            self.welcome.invoke(&event).await
-        })
+        self.deliver_over(&self.mapping, records).await
+    }
+
+    async fn deliver_over(&self, mapping: &Mapping, records: &[Value]) -> Delivery {
+        streams::deliver(
+            mapping,
+            records,
+            |event| async move { self.welcome.invoke(&event).await },
+        )
         .await
         .unwrap()
     }
 
     /// Pumps until the stream has no new welcome records (the roster welcome writes more claims), bounded.
-    async fn pump_welcome_until_quiet(&self) -> (Vec<Value>, Delivery) {
+    async fn pump_welcome_until_quiet(&self, mapping: &Mapping) -> (Vec<Value>, Delivery) {
         let mut all = Vec::new();
         let mut total = Delivery::default();
         for _ in 0..10 {
-            let (records, delivery) = self.pump_welcome().await;
+            let (records, delivery) = self.pump_welcome_over(mapping).await;
             total.invocations += delivery.invocations;
             total.retries += delivery.retries;
             total.dead_lettered.extend(delivery.dead_lettered);
@@ -296,7 +310,14 @@ async fn welcome_and_proactive_lambdas_under_cargo_lambda() {
     // (a stream shard is processed in order by one invocation at a time); proactive a few (direct invokes).
     let specs = [
         spec(&root, &cargo_lambda_dir, &work, "messages", 6, base.clone()),
-        spec(&root, &cargo_lambda_dir, &work, "welcome", 1, base.clone()),
+        spec(
+            &root,
+            &cargo_lambda_dir,
+            &work,
+            "welcome",
+            WELCOME_INSTANCES,
+            base.clone(),
+        ),
         spec(&root, &cargo_lambda_dir, &work, "proactive", 4, base.clone()),
     ];
     for s in &specs {
@@ -454,7 +475,13 @@ async fn fifty_duplicate_installs_one_welcome(w: &Arc<World>) {
 async fn roster_welcome_inside_the_limits(w: &World) {
     let before = w.fake.calls().len();
     assert_eq!(w.deliver(&w.install_update(TEAM_R, "Roster", "inst-r-1")).await, 200);
-    let (records, delivery) = w.pump_welcome_until_quiet().await;
+    // The first-contact claims spread over the stream's shards, each delivered to its own welcome instance at
+    // once, as in AWS: the instances share the tenant's limit through the table (shared pacing).
+    let sharded = Mapping {
+        shards: WELCOME_INSTANCES as usize,
+        ..Mapping::default()
+    };
+    let (records, delivery) = w.pump_welcome_until_quiet(&sharded).await;
     let contacts: BTreeSet<&str> = records
         .iter()
         .filter(|r| streams::record_kind(r) == Some("first-contact"))
@@ -754,7 +781,7 @@ async fn fault_storm_loses_and_duplicates_nothing(w: &Arc<World>) {
     }
     let before = f.calls().len();
     assert_eq!(w.deliver(&w.install_update(TEAM_S, "Storm", "inst-s-1")).await, 200);
-    let (records, delivery) = w.pump_welcome_until_quiet().await;
+    let (records, delivery) = w.pump_welcome_until_quiet(&w.mapping).await;
     f.clear_faults();
     let dead: BTreeSet<String> = delivery
         .dead_lettered
