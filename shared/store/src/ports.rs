@@ -707,6 +707,20 @@ impl<T: Table + ?Sized> PersonalConversations for T {
     }
 }
 
+/// Writes `item` whatever is stored (the last writer wins).
+async fn put<T: Table + ?Sized>(table: &T, item: Item, now: Timestamp) -> Result<(), StoreError> {
+    table
+        .write(
+            vec![Write::Put {
+                item,
+                cond: Cond::Always,
+            }],
+            now,
+        )
+        .await
+        .map(|_| ())
+}
+
 async fn claim<T: Table + ?Sized>(table: &T, item: Item, now: Timestamp) -> Result<ClaimOutcome, StoreError> {
     Ok(
         match table
@@ -811,15 +825,7 @@ impl<T: Table + ?Sized> SentLog for T {
         not_empty(key, "empty key")?;
         let mut it = item(keys::sent(key), keys::KIND_SENT, sent)?;
         it.expires_at = ttl_secs.map(|ttl| now.plus_secs(ttl).0);
-        self.write(
-            vec![Write::Put {
-                item: it,
-                cond: Cond::Always,
-            }],
-            now,
-        )
-        .await
-        .map(|_| ())
+        put(self, it, now).await
     }
 
     async fn sent(&self, key: &str, now: Timestamp) -> Result<Option<SentActivity>, StoreError> {
@@ -860,15 +866,7 @@ impl<T: Table + ?Sized> SentLog for T {
         done.data.insert("state".into(), json!("done"));
         done.data.insert("key".into(), json!(key));
         done.expires_at = Some(now.plus_secs(KEEP_DONE_SECS).0);
-        self.write(
-            vec![Write::Put {
-                item: done,
-                cond: Cond::Always,
-            }],
-            now,
-        )
-        .await
-        .map(|_| ())
+        put(self, done, now).await
     }
 
     async fn release_idempotency(&self, key: &str, now: Timestamp) -> Result<(), StoreError> {
@@ -1014,15 +1012,7 @@ impl<T: Table + ?Sized> Subscriptions for T {
                           "choice": choice, "votedAt": now});
         let mut vote = item(keys::vote(conversation, name, slot, voter), keys::KIND_VOTE, &data)?;
         vote.expires_at = Some(now.plus_secs(VOTE_KEEP_SECS).0);
-        self.write(
-            vec![Write::Put {
-                item: vote,
-                cond: Cond::Always,
-            }],
-            now,
-        )
-        .await
-        .map(|_| ())
+        put(self, vote, now).await
     }
 
     async fn votes(
