@@ -333,6 +333,17 @@ async fn first_contact_first_writer_wins(s: Subject) {
     );
 }
 
+/// How many of the concurrent claims won.
+async fn winners(tasks: Vec<tokio::task::JoinHandle<Result<ClaimOutcome, StoreError>>>) -> usize {
+    let mut won = 0;
+    for task in tasks {
+        if task.await.unwrap().unwrap().won() {
+            won += 1;
+        }
+    }
+    won
+}
+
 async fn hundred_concurrent_install_claims_one_winner(s: Subject) {
     let claim = Arc::new(install("19:team-race@thread.skype"));
     let tasks: Vec<_> = (0..100)
@@ -341,12 +352,7 @@ async fn hundred_concurrent_install_claims_one_winner(s: Subject) {
             tokio::spawn(async move { store.claim_team_install(&claim, NOW).await })
         })
         .collect();
-    let mut won = 0;
-    for task in tasks {
-        if task.await.unwrap().unwrap().won() {
-            won += 1;
-        }
-    }
+    let won = winners(tasks).await;
     assert_eq!(won, 1, "exactly one of 100 concurrent claims wins");
 }
 
@@ -564,12 +570,7 @@ async fn pace_slot_claimed_once(s: Subject) {
             tokio::spawn(async move { store.claim_pace_slot("tenant-1", 1_000, NOW).await })
         })
         .collect();
-    let mut won = 0;
-    for task in tasks {
-        if task.await.unwrap().unwrap().won() {
-            won += 1;
-        }
-    }
+    let won = winners(tasks).await;
     assert_eq!(won, 1, "exactly one of 20 concurrent claims of one slot wins");
     // The next slot, and the same slot of another lane, are free.
     assert!(s.store.claim_pace_slot("tenant-1", 1_001, NOW).await.unwrap().won());
@@ -595,12 +596,7 @@ async fn slot_claimed_exactly_once(s: Subject) {
             tokio::spawn(async move { store.claim_slot(&c, "poll", NOW, next, NOW).await })
         })
         .collect();
-    let mut won = 0;
-    for task in tasks {
-        if task.await.unwrap().unwrap().won() {
-            won += 1;
-        }
-    }
+    let won = winners(tasks).await;
     assert_eq!(won, 1, "a slot is claimed once");
     let stored = s
         .store
