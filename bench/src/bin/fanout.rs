@@ -160,10 +160,7 @@ async fn main() -> anyhow::Result<()> {
         _ => Duration::ZERO,
     };
     let sending_rate = arrivals.len().saturating_sub(1) as f64 / sending.as_secs_f64().max(1e-9);
-    let busiest = (0..arrivals.len())
-        .map(|i| arrivals[i..].partition_point(|t| t.duration_since(arrivals[i]) < Duration::from_secs(1)))
-        .max()
-        .unwrap_or(0);
+    let busiest = fake_teams::busiest_second(&arrivals);
     // Which pace key each request had in our client: the tenant id when the request names one, else the
     // serviceUrl's host.
     let named = |c: &&&fake_teams::RecordedCall| {

@@ -77,6 +77,7 @@ impl SharedPace for StorePace {
 mod tests {
     use super::*;
     use connector::{InProcessRateLimiter, PaceClass, PaceKey, RateLimiter};
+    use fake_teams::busiest_second;
     use store::MemoryStore;
 
     const RATE: u32 = 20;
@@ -108,19 +109,6 @@ mod tests {
         }
         times.sort();
         times
-    }
-
-    /// The most requests inside any one second.
-    fn busiest_second(times: &[Duration]) -> usize {
-        (0..times.len())
-            .map(|i| {
-                times[i..]
-                    .iter()
-                    .take_while(|t| **t - times[i] < Duration::from_secs(1))
-                    .count()
-            })
-            .max()
-            .unwrap_or(0)
     }
 
     #[tokio::test(start_paused = true)]

@@ -10,7 +10,6 @@ use e2e::{dynamo, env};
 use fake_teams::{DEFAULT_TENANT, FakeTeams, RecordedCall, Route};
 use models::{Activity, ConversationId, TenantId};
 use service::{App, Config, Runtime, TenantPacing};
-use std::time::Duration;
 
 const TEST: &str = "shared_pacing";
 /// Bot instances sending at once (Lambda runs one per stream shard).
@@ -68,17 +67,7 @@ async fn burst(fake: &FakeTeams, table: &str, pacing: TenantPacing) -> Vec<Recor
 
 /// The most calls that arrived within one second.
 fn busiest_second(calls: &[RecordedCall]) -> usize {
-    let mut at: Vec<_> = calls.iter().map(|c| c.at).collect();
-    at.sort();
-    (0..at.len())
-        .map(|i| {
-            at[i..]
-                .iter()
-                .take_while(|t| **t - at[i] < Duration::from_secs(1))
-                .count()
-        })
-        .max()
-        .unwrap_or(0)
+    fake_teams::busiest_second(&calls.iter().map(|c| c.at).collect::<Vec<_>>())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -43,6 +43,21 @@ pub const MAX_ACTIVITY_UTF16: usize = 100 * 1024;
 /// The path prefix of [`FakeTeams::service_url`] (Teams' serviceUrls carry a region, e.g. `/amer/`).
 pub const SERVICE_PATH: &str = "/amer/";
 
+/// The most of `arrivals` inside any one second (what Teams' per-second limits count), in any order: `Instant`s
+/// of recorded calls, or `Duration`s since a start.
+#[must_use]
+pub fn busiest_second<T>(arrivals: &[T]) -> usize
+where
+    T: Copy + Ord + std::ops::Sub<Output = Duration>,
+{
+    let mut sorted = arrivals.to_vec();
+    sorted.sort_unstable();
+    (0..sorted.len())
+        .map(|i| sorted[i..].partition_point(|t| *t - sorted[i] < Duration::from_secs(1)))
+        .max()
+        .unwrap_or(0)
+}
+
 /// One call the fake received, as it arrived.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RecordedCall {
