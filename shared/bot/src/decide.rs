@@ -187,9 +187,9 @@ pub struct UnsubscribePlan {
     pub on_failure: Activity,
 }
 
-/// A vote on a posted poll: load the poll's state by `(vote.poll_id, vote.slot)`, [`crate::poll::apply_vote`],
-/// store it, PUT [`crate::poll::poll_message`] over the stored message id (the submit's `replyToId`,
-/// `message_id`, names the same message). When `via_invoke`, answer the HTTP request with
+/// A vote on a posted poll: load the poll's state by `(vote.poll_id, vote.slot)`, check the vote with
+/// [`crate::poll::apply_vote`], store the vote, PUT [`crate::poll::poll_message`] with the stored tally over the
+/// stored message id (the submit's `replyToId`, `message_id`, names the same message). When `via_invoke`, answer the HTTP request with
 /// [`crate::poll::vote_invoke_response`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct PollAnswer {

@@ -4,8 +4,9 @@
 //! The state of one posted poll ([`PollState`]) is stored by the executor beside the posted message's id, keyed
 //! by `(poll_id, slot)`. A vote arrives either as a card submit (`message` with `value` and no text, from
 //! `Action.Submit`) or as an `invoke` named `adaptiveCard/action` (from `Action.Execute`); both carry the
-//! [`PollVote`] data the card's buttons hold. The executor loads the state, calls [`apply_vote`], stores the
-//! result, and PUTs [`poll_message`] over the posted message.
+//! [`PollVote`] data the card's buttons hold. The executor loads the state, checks the vote with [`apply_vote`]
+//! (this slot, an existing choice), stores the vote as its own item (the store's `record_vote`: simultaneous
+//! votes never contend), and PUTs [`poll_message`] of the state with the stored tally over the posted message.
 
 use crate::cards::with_attachment;
 use models::{Activity, Attachment, ChannelAccount};
