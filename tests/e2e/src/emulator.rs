@@ -89,13 +89,15 @@ impl EmulatorSpec {
     }
 }
 
-/// The running emulator; dropping it stops it and its function instances.
+/// The running emulator; dropping it stops it and its function instances (and, unless the thread is panicking,
+/// removes its env file and log).
 #[derive(Debug)]
 pub struct Emulator {
     child: Child,
     port: u16,
     bin: String,
     log: PathBuf,
+    env_file: PathBuf,
     started: Instant,
     http: reqwest::Client,
 }
@@ -155,6 +157,7 @@ impl Emulator {
             port: spec.port,
             bin: spec.bin.clone(),
             log,
+            env_file,
             started: Instant::now(),
             http,
         })
@@ -280,6 +283,15 @@ impl Drop for Emulator {
             );
         }
         self.stop();
+        if !std::thread::panicking() {
+            // A passing test leaves nothing behind: its two files, then the work dir once the last emulator
+            // sharing it is gone (`remove_dir` only removes an empty folder). A failing one keeps them to read.
+            let _ = std::fs::remove_file(&self.log);
+            let _ = std::fs::remove_file(&self.env_file);
+            if let Some(dir) = self.log.parent() {
+                let _ = std::fs::remove_dir(dir);
+            }
+        }
     }
 }
 
