@@ -2,7 +2,7 @@
 
 use lambda_http::http::{Method, header};
 use lambda_http::{Body, Error, Request, Response, run, service_fn};
-use service::{App, Config, Runtime};
+use service::{App, Runtime, TenantPacing};
 
 async fn handle(app: &App, request: Request) -> Result<Response<Body>, Error> {
     if request.method() != Method::POST {
@@ -26,8 +26,7 @@ async fn handle(app: &App, request: Request) -> Result<Response<Body>, Error> {
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     service::telemetry::init();
-    let config = Config::from_env(Runtime::Lambda)?;
-    let (app, _) = App::build(&config).await?;
+    let app = App::from_env(Runtime::Lambda, TenantPacing::Process).await?;
     let app = &app;
     run(service_fn(move |request| handle(app, request))).await
 }

@@ -3,13 +3,12 @@
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use serde_json::Value;
-use service::{App, Config, Runtime, TenantPacing};
+use service::{App, Runtime, TenantPacing};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     service::telemetry::init();
-    let config = Config::from_env(Runtime::Lambda)?;
-    let (app, _) = App::build_with(&config, TenantPacing::Shared).await?;
+    let app = App::from_env(Runtime::Lambda, TenantPacing::Shared).await?;
     let app = &app;
     run(service_fn(move |event: LambdaEvent<Value>| async move {
         Ok::<Value, Error>(service::stream::proactive_event(app, &event.payload).await)

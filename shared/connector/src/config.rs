@@ -92,6 +92,18 @@ impl ConnectorConfig {
     /// # Errors
     /// As [`ConnectorConfig::from_env`].
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let config = Self::from_lookup_secret_later(get)?;
+        config.token_settings()?;
+        Ok(config)
+    }
+
+    /// As [`ConnectorConfig::from_lookup`], except that an unset `MICROSOFT_APP_PASSWORD` is not an error: for a
+    /// caller that fills [`ConnectorConfig::app_password`] from a secret store before it builds the client (which
+    /// checks it then, through [`ConnectorConfig::token_settings`]). Everything else is checked here.
+    ///
+    /// # Errors
+    /// An invalid app type or allowlist, or a single-tenant app without a tenant or explicit endpoint.
+    pub fn from_lookup_secret_later(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |k: &str| get(k).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         let app_type = match get("MICROSOFT_APP_TYPE").as_deref() {
             None => AppType::SingleTenant,
@@ -119,7 +131,9 @@ impl ConnectorConfig {
             allowed_service_urls,
             ..Self::default()
         };
-        config.token_settings()?;
+        if !config.is_anonymous() {
+            config.token_endpoint()?;
+        }
         Ok(config)
     }
 
@@ -202,8 +216,21 @@ mod tests {
             Err(ConfigError::MissingTenant)
         ));
         assert!(matches!(
-            cfg(&[("MICROSOFT_APP_ID", "app")]),
+            cfg(&[("MICROSOFT_APP_ID", "app"), ("MICROSOFT_APP_TENANT_ID", "t1")]),
             Err(ConfigError::MissingPassword)
+        ));
+    }
+
+    #[test]
+    fn secret_later_checks_everything_but_the_secret() {
+        let m: HashMap<&str, &str> = [("MICROSOFT_APP_ID", "app"), ("MICROSOFT_APP_TENANT_ID", "t1")].into();
+        let c = ConnectorConfig::from_lookup_secret_later(|k| m.get(k).map(|v| (*v).to_owned())).unwrap();
+        assert!(!c.is_anonymous());
+        assert!(matches!(c.token_settings(), Err(ConfigError::MissingPassword)));
+        let m: HashMap<&str, &str> = [("MICROSOFT_APP_ID", "app")].into();
+        assert!(matches!(
+            ConnectorConfig::from_lookup_secret_later(|k| m.get(k).map(|v| (*v).to_owned())),
+            Err(ConfigError::MissingTenant)
         ));
     }
 

@@ -1,6 +1,6 @@
 //! The running bot: its identity and the adapters behind each port, built once at cold start.
 
-use crate::config::{Config, StateChoice};
+use crate::config::{Config, Runtime, StateChoice};
 use crate::pacing::StorePace;
 use auth::{AuthMode, Authenticator};
 use bot::BotIdentity;
@@ -35,6 +35,8 @@ pub struct App {
 /// Why the bot cannot start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
+    #[error("configuration: {0}")]
+    Config(#[from] crate::config::ConfigError),
     #[error(transparent)]
     Mode(#[from] auth::StartupError),
     #[error("inbound key source: {0}")]
@@ -47,10 +49,7 @@ pub enum StartupError {
     Secret { arn: String, message: String },
 }
 
-/// `MICROSOFT_APP_PASSWORD_SECRET_ARN`: in Lambda the client secret lives in Secrets Manager (never in a plain
-/// environment variable); its whole `SecretString` is the secret. Read once at cold start.
-pub const SECRET_ARN_VAR: &str = "MICROSOFT_APP_PASSWORD_SECRET_ARN";
-
+/// Reads the client secret [`crate::config::SECRET_ARN_VAR`] names (the secret's whole `SecretString`).
 async fn read_app_secret(arn: &str) -> Result<secrecy::SecretString, StartupError> {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let client = aws_sdk_secretsmanager::Client::new(&sdk);
@@ -81,6 +80,19 @@ pub enum TenantPacing {
 }
 
 impl App {
+    /// How each Lambda function starts: [`Config::from_env`] then [`App::build_with`]. A failure is also logged
+    /// with its readable reason, since Lambda reports a failed init only by the process's exit.
+    ///
+    /// # Errors
+    /// [`StartupError`].
+    pub async fn from_env(runtime: Runtime, pacing: TenantPacing) -> Result<Self, StartupError> {
+        let built = match Config::from_env(runtime) {
+            Ok(config) => Self::build_with(&config, pacing).await.map(|(app, _)| app),
+            Err(e) => Err(e.into()),
+        };
+        built.inspect_err(|e| tracing::error!(error = %e, "cannot start"))
+    }
+
     /// [`App::build_with`] with [`TenantPacing::Process`].
     ///
     /// # Errors
@@ -111,8 +123,8 @@ impl App {
             }
         };
         let mut connector_config = config.connector.clone();
-        if let Some(arn) = std::env::var(SECRET_ARN_VAR).ok().filter(|a| !a.trim().is_empty()) {
-            connector_config.app_password = read_app_secret(arn.trim()).await?;
+        if let Some(arn) = &config.app_secret_arn {
+            connector_config.app_password = read_app_secret(arn).await?;
         }
         let service_urls = ServiceUrlAllowlist::new(&config.connector.allowed_service_urls)
             .map_err(|e| StartupError::Connector(connector::ConfigError::AllowedServiceUrls(e)))?;

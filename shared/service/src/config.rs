@@ -29,7 +29,18 @@ pub enum ConfigError {
     BindAddr(String),
     #[error("WELCOME_ROSTER must be `true` or `false`, not `{0}`")]
     WelcomeRoster(String),
+    #[error(
+        "MICROSOFT_APP_ID is set, so the bot needs its client secret: MICROSOFT_APP_PASSWORD, or the ARN of a \
+         Secrets Manager secret holding it in MICROSOFT_APP_PASSWORD_SECRET_ARN (as infra/template.yaml deploys)"
+    )]
+    MissingAppSecret,
+    #[error("set one of MICROSOFT_APP_PASSWORD and MICROSOFT_APP_PASSWORD_SECRET_ARN, not both")]
+    AppSecretTwice,
 }
+
+/// `MICROSOFT_APP_PASSWORD_SECRET_ARN`: where the deployed functions find the client secret (Secrets Manager; the
+/// secret's whole `SecretString` is the password), read once at cold start. Never the secret itself.
+pub const SECRET_ARN_VAR: &str = "MICROSOFT_APP_PASSWORD_SECRET_ARN";
 
 /// Everything a function or the devserver needs, typed.
 #[derive(Clone, Debug)]
@@ -43,6 +54,9 @@ pub struct Config {
     pub bot_name: String,
     /// `BIND_ADDR` (devserver only).
     pub bind_addr: Option<SocketAddr>,
+    /// [`SECRET_ARN_VAR`]: the client secret is to be read from Secrets Manager into
+    /// `connector.app_password` before the connector is built ([`crate::App::build`] does).
+    pub app_secret_arn: Option<String>,
 }
 
 /// Where the config is read: the devserver (embedded store by default, a bind address) or a Lambda
@@ -93,13 +107,27 @@ impl Config {
                 Some(raw.parse().map_err(|_| ConfigError::BindAddr(raw))?)
             }
         };
+        let connector = ConnectorConfig::from_lookup_secret_later(&var)?;
+        let app_secret_arn = match (
+            connector.is_anonymous(),
+            set("MICROSOFT_APP_PASSWORD"),
+            set(SECRET_ARN_VAR),
+        ) {
+            // Anonymous mode sends no token, so it needs no secret (and `AuthMode` keeps it to loopback).
+            (true, _, _) => None,
+            (false, Some(_), Some(_)) => return Err(ConfigError::AppSecretTwice),
+            (false, None, None) => return Err(ConfigError::MissingAppSecret),
+            (false, Some(_), None) => None,
+            (false, None, Some(arn)) => Some(arn),
+        };
         Ok(Self {
             auth: AuthConfig::from_lookup(&var)?,
-            connector: ConnectorConfig::from_lookup(&var)?,
+            connector,
             state,
             welcome_roster,
             bot_name: set("BOT_NAME").unwrap_or_else(|| "Teams Bot".to_owned()),
             bind_addr,
+            app_secret_arn,
         })
     }
 }
@@ -131,6 +159,34 @@ mod tests {
         let config = Config::from_lookup(Runtime::Lambda, lookup(&[("TABLE_NAME", "t")])).unwrap();
         assert_eq!(config.state, StateChoice::DynamoDb { table: "t".into() });
         assert_eq!(config.bind_addr, None);
+    }
+
+    #[test]
+    fn the_client_secret_comes_from_the_environment_or_secrets_manager() {
+        let app = [
+            ("MICROSOFT_APP_ID", "app"),
+            ("MICROSOFT_APP_TENANT_ID", "t1"),
+            ("TABLE_NAME", "t"),
+        ];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let pairs: Vec<(&str, &str)> = app.iter().chain(extra).copied().collect();
+            Config::from_lookup(Runtime::Lambda, lookup(&pairs))
+        };
+        // As infra/template.yaml deploys the functions: only the ARN.
+        let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:bot-AbCdEf";
+        let config = with(&[(SECRET_ARN_VAR, arn)]).unwrap();
+        assert_eq!(config.app_secret_arn.as_deref(), Some(arn));
+        let config = with(&[("MICROSOFT_APP_PASSWORD", "pw")]).unwrap();
+        assert_eq!(config.app_secret_arn, None);
+        assert!(config.connector.token_settings().unwrap().is_some());
+        assert!(matches!(with(&[]), Err(ConfigError::MissingAppSecret)));
+        assert!(matches!(
+            with(&[("MICROSOFT_APP_PASSWORD", "pw"), (SECRET_ARN_VAR, arn)]),
+            Err(ConfigError::AppSecretTwice)
+        ));
+        // Anonymous mode needs no secret; an ARN there is not read.
+        let config = Config::from_lookup(Runtime::Devserver, lookup(&[(SECRET_ARN_VAR, arn)])).unwrap();
+        assert_eq!(config.app_secret_arn, None);
     }
 
     #[test]
