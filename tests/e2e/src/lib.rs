@@ -1,12 +1,15 @@
 //! Helpers for the end-to-end tests in `tests/`: which real local services are present ([`env`]), `cargo lambda
-//! watch` as a child process that is always stopped ([`lambda`]), fresh DynamoDB tables and raw reads
-//! ([`dynamo`]), process trees from `/proc` ([`procs`]), and inbound Teams activities built from golden fixtures ([`activity`]).
+//! watch` as a child process that is always stopped ([`emulator`]), fresh DynamoDB tables and raw reads
+//! ([`dynamo`]), the client secret in Secrets Manager as deployed ([`secrets`]), emulated stream shards
+//! ([`streams`]), process trees from `/proc` ([`procs`]), and inbound Teams activities built from golden fixtures
+//! ([`activity`]).
 
 pub mod activity;
 pub mod dynamo;
 pub mod emulator;
 pub mod env;
 pub mod procs;
+pub mod secrets;
 pub mod streams;
 
 /// Why a helper failed.
@@ -26,6 +29,8 @@ pub enum E2eError {
     WatchNotReady { secs: u64, log: String },
     #[error("DynamoDB: {0}")]
     Dynamo(String),
+    #[error("Secrets Manager: {0}")]
+    Secrets(String),
     #[error("state store: {0}")]
     Store(#[from] store::StoreError),
     #[error("fixture {name}: {source}")]

@@ -20,7 +20,7 @@ use aws_sdk_dynamodb::Client;
 use e2e::activity::{Scene, User, personal_message};
 use e2e::emulator::{Emulator, EmulatorSpec, build_function};
 use e2e::streams::{self, Delivery, Mapping, StreamReader};
-use e2e::{dynamo, env};
+use e2e::{dynamo, env, secrets};
 use fake_teams::openid::{BotClaims, OpenIdServer};
 use fake_teams::{DEFAULT_TENANT, FakeTeams, Fault, RecordedCall, Route, SeedTeam};
 use serde_json::{Value, json};
@@ -297,6 +297,11 @@ async fn welcome_and_proactive_lambdas_under_cargo_lambda() {
         ]
         .map(|(k, v)| (k.to_owned(), v)),
     );
+    // The client secret as the template deploys it: only its Secrets Manager ARN (the fake token endpoint accepts
+    // no other secret, so every authenticated send shows each function read it at cold start).
+    secrets::password_to_secrets_manager(&mut base, &endpoint, &table)
+        .await
+        .unwrap();
 
     // --- Pre-build, then one `cargo lambda watch` per function. ---
     let root = env::workspace_root();

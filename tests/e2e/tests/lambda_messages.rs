@@ -13,7 +13,7 @@
 use aws_sdk_dynamodb::Client;
 use e2e::activity::{Channel, Scene, User, channel_message, personal_message};
 use e2e::emulator::{Emulator, EmulatorSpec, build_function};
-use e2e::{dynamo, env};
+use e2e::{dynamo, env, secrets};
 use fake_teams::openid::{BotClaims, OpenIdServer, TEAMS_CHANNEL, unix_now, unsigned_token};
 use fake_teams::{DEFAULT_TENANT, FakeTeams, RecordedCall, Route, SeedTeam};
 use jsonwebtoken::{Algorithm, Header};
@@ -200,7 +200,7 @@ async fn messages_lambda_under_cargo_lambda() {
             ("BOT_OPENID_METADATA_URL", metadata_url),
             ("STATE_STORE", "dynamodb".to_owned()),
             ("TABLE_NAME", table.clone()),
-            ("AWS_ENDPOINT_URL_DYNAMODB", endpoint),
+            ("AWS_ENDPOINT_URL_DYNAMODB", endpoint.clone()),
             ("AWS_REGION", var_or("AWS_REGION", "us-east-1")),
             ("AWS_ACCESS_KEY_ID", var_or("AWS_ACCESS_KEY_ID", "testing")),
             ("AWS_SECRET_ACCESS_KEY", var_or("AWS_SECRET_ACCESS_KEY", "testing")),
@@ -209,6 +209,13 @@ async fn messages_lambda_under_cargo_lambda() {
         ]
         .map(|(k, v)| (k.to_owned(), v)),
     );
+
+    // The client secret as the template deploys it: only its Secrets Manager ARN in the environment. The fake
+    // token endpoint accepts no other secret, so every authenticated reply below shows it was read at cold start.
+    secrets::password_to_secrets_manager(&mut function_env, &endpoint, &table)
+        .await
+        .unwrap();
+    assert!(!function_env.iter().any(|(k, _)| k == "MICROSOFT_APP_PASSWORD"));
 
     // --- Pre-build, then `cargo lambda watch` on a free loopback port. ---
     let root = env::workspace_root();
