@@ -204,7 +204,7 @@ impl Emulator {
     /// expected one), bounded by `limit`. Answers the time since [`Self::start`].
     ///
     /// # Errors
-    /// The emulator exited or the limit passed (both with the log's tail).
+    /// The emulator or the function's process exited, or the limit passed (each with the log's tail).
     pub async fn wait_ready<F, Fut>(&mut self, limit: Duration, probe: F) -> Result<Duration, E2eError>
     where
         F: Fn(reqwest::Client, String) -> Fut,
@@ -220,6 +220,11 @@ impl Emulator {
                     status: status.to_string(),
                     log: self.log_tail(40),
                 });
+            }
+            // cargo-lambda's line when the function's own process ends (a failed init, such as a configuration
+            // error): it would only start it again on the next request, so waiting longer cannot help.
+            if self.log_text().contains("command exited code=") {
+                return Err(E2eError::FunctionExited { log: self.log_tail(40) });
             }
             if probe(short.clone(), format!("http://127.0.0.1:{}", self.port)).await {
                 return Ok(self.started.elapsed());

@@ -25,6 +25,8 @@ pub enum E2eError {
     EnvValue(String),
     #[error("`cargo lambda watch` exited early ({status}); log tail:\n{log}")]
     WatchExited { status: String, log: String },
+    #[error("the function's process exited while `cargo lambda watch` started it; log tail:\n{log}")]
+    FunctionExited { log: String },
     #[error("`cargo lambda watch` was not ready after {secs} s; log tail:\n{log}")]
     WatchNotReady { secs: u64, log: String },
     #[error("DynamoDB: {0}")]

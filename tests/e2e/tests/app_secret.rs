@@ -18,7 +18,10 @@ fn deployed_config(arn: &str) -> Config {
         ("MICROSOFT_APP_TENANT_ID", "11111111-1111-1111-1111-111111111111"),
         ("TABLE_NAME", "unused-by-this-test"),
         // Keys from a closed loopback port: the start only warns that it could not prefetch them.
-        ("BOT_OPENID_METADATA_URL", "http://127.0.0.1:9/v1/.well-known/openidconfiguration"),
+        (
+            "BOT_OPENID_METADATA_URL",
+            "http://127.0.0.1:9/v1/.well-known/openidconfiguration",
+        ),
         ("MICROSOFT_APP_PASSWORD_SECRET_ARN", arn),
     ]
     .into();
