@@ -389,6 +389,14 @@ def function_findings(template: dict, template_dir: Path) -> list[str]:
                     out.append(f"{where}: needs DeadLetterConfig.Arn of an SQS queue declared in the template")
                 if p.get("ScheduleExpression") != {"Ref": "PollScheduleRate"}:
                     out.append(f"{where}: ScheduleExpression must be the PollScheduleRate parameter")
+                # EventBridge Scheduler has no envelope of its own: without an Input the function gets an empty
+                # payload, which is not the schedule (service::stream::TICK_INPUT, the e2e test sends it).
+                try:
+                    tick = json.loads(p.get("Input", ""))
+                except (TypeError, ValueError):
+                    tick = None
+                if not (isinstance(tick, dict) and tick == {"tick": {}}):
+                    out.append(f"{where}: Input must be '{{\"tick\": {{}}}}' (what the function knows as the schedule)")
             elif type_ == "HttpApi":
                 if p.get("Path") != "/api/messages" or p.get("Method") != "POST":
                     out.append(f"{where}: must be POST /api/messages")
@@ -512,6 +520,15 @@ def other_findings(template: dict) -> list[str]:
     for q in _resources_of(template, "AWS::SQS::Queue"):
         if not alarmed("ApproximateNumberOfMessagesVisible", "QueueName", {"Fn::GetAtt": [q, "QueueName"]}):
             out.append(f"{q}: no queue depth alarm")
+    # A SingleTenant app with no tenant id deploys, then every function fails at start (no token endpoint): the
+    # template's Rules must refuse that parameter combination.
+    single_tenant = {"Fn::Equals": [{"Ref": "MicrosoftAppType"}, "SingleTenant"]}
+    tenant_given = {"Fn::Not": [{"Fn::Equals": [{"Ref": "MicrosoftAppTenantId"}, ""]}]}
+    if not any(
+        rule.get("RuleCondition") == single_tenant and any(a.get("Assert") == tenant_given for a in rule.get("Assertions", []))
+        for rule in template.get("Rules", {}).values()
+    ):
+        out.append("Rules: a SingleTenant MicrosoftAppType must require a non-empty MicrosoftAppTenantId")
     endpoint = template.get("Outputs", {}).get("MessagingEndpoint", {}).get("Value", {})
     sub = endpoint.get("Fn::Sub") if isinstance(endpoint, dict) else None
     apis = _resources_of(template, "AWS::Serverless::HttpApi")
@@ -551,6 +568,8 @@ def transformed_findings(template: dict) -> list[str]:
         cfn = transform(t, {}, NoManagedPolicies())
     except Exception as e:  # the translator's own errors are findings too
         return [f"SAM transform failed: {e}"]
+    if cfn.get("Rules") != template.get("Rules"):
+        out.append("transformed template: SAM did not keep the Rules as written")
     for name, res in cfn.get("Resources", {}).items():
         if res.get("Type") != "AWS::IAM::Role":
             continue

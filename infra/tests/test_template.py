@@ -206,6 +206,22 @@ class Mutation(unittest.TestCase):
         del props(t, "ProactiveFunction")["Events"]["Poll"]["Properties"]["DeadLetterConfig"]
         self.assertFinds(t, "needs DeadLetterConfig.Arn")
 
+    def test_schedule_without_input(self):
+        t = fresh()
+        del props(t, "ProactiveFunction")["Events"]["Poll"]["Properties"]["Input"]
+        self.assertFinds(t, "Input must be")
+        t = fresh()
+        props(t, "ProactiveFunction")["Events"]["Poll"]["Properties"]["Input"] = "{}"
+        self.assertFinds(t, "Input must be")
+
+    def test_single_tenant_without_tenant_allowed(self):
+        t = fresh()
+        del t["Rules"]
+        self.assertFinds(t, "must require a non-empty MicrosoftAppTenantId")
+        t = fresh()
+        t["Rules"]["SingleTenantNeedsItsTenant"]["RuleCondition"] = {"Fn::Equals": [{"Ref": "MicrosoftAppType"}, "MultiTenant"]}
+        self.assertFinds(t, "must require a non-empty MicrosoftAppTenantId")
+
     def test_plain_secret(self):
         t = fresh()
         t["Parameters"]["MicrosoftAppPassword"] = {"Type": "String", "NoEcho": True}

@@ -144,14 +144,24 @@ pub async fn outbox_item(app: App, item: StreamItem) -> Result<(), String> {
     Ok(())
 }
 
+/// The schedule's payload, as `infra/template.yaml` sets it (`Poll` event `Input`). EventBridge Scheduler sends no
+/// envelope of its own (without an `Input` a Lambda target gets an empty payload), so the template names the work.
+pub const TICK_INPUT: &str = r#"{"tick": {}}"#;
+
+/// Whether `event` asks for the due polling work: [`TICK_INPUT`] (the template's schedule, or a direct invoke), or
+/// the envelope of an EventBridge *rule* on a schedule (`source` `aws.events`, `Scheduled Event`).
+fn is_tick(event: &Value) -> bool {
+    event.get("tick").is_some_and(Value::is_object)
+        || event.get("source").and_then(Value::as_str) == Some("aws.events")
+        || event.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event")
+}
+
 /// The proactive function's event: a stream batch, the schedule, or a direct notify invoke.
 pub async fn proactive_event(app: &App, event: &Value) -> Value {
     if event.get("Records").is_some() {
         return batch(app, event, outbox_item).await;
     }
-    if event.get("source").and_then(Value::as_str) == Some("aws.events")
-        || event.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event")
-    {
+    if is_tick(event) {
         return crate::proactive::tick(app).await;
     }
     let body = serde_json::to_vec(event).unwrap_or_default();
@@ -167,6 +177,19 @@ pub async fn proactive_event(app: &App, event: &Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_schedule_is_recognised_and_nothing_else() {
+        assert!(is_tick(&serde_json::from_str(TICK_INPUT).unwrap()));
+        let rule = json!({"version": "0", "detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
+        assert!(is_tick(&rule));
+        // What Scheduler sends without an Input, and notify operations, are not the schedule.
+        assert!(!is_tick(&json!({})));
+        assert!(!is_tick(&json!({"tick": "now"})));
+        assert!(!is_tick(
+            &json!({"to": {"conversation": {"id": "a:1"}}, "message": {"text": "hi"}})
+        ));
+    }
 
     #[test]
     fn dynamodb_json_becomes_plain_json() {

@@ -528,8 +528,8 @@ async fn roster_welcome_inside_the_limits(w: &World) {
     );
 }
 
-/// `subscribe` through the messages Lambda -> a scheduled event sends the due poll once; a second identical
-/// event sends nothing.
+/// `subscribe` through the messages Lambda -> the template's schedule payload sends the due poll once; a second
+/// schedule event in the same slot (an EventBridge rule's envelope this time) sends nothing.
 async fn scheduled_event_sends_each_due_poll_once(w: &World) {
     let conversation = w.personal(&poller());
     let subscribe = personal_message(&w.scene, &conversation, &poller(), "sub-1", &w.service_url, "subscribe").unwrap();
@@ -553,17 +553,20 @@ async fn scheduled_event_sends_each_due_poll_once(w: &World) {
             .filter(|a| a.activity["attachments"].as_array().is_some_and(|a| !a.is_empty()))
             .count()
     };
-    let scheduled = json!({
+    // What the template's EventBridge Scheduler sends (its `Poll` event's Input; infra/check holds the template to
+    // it), then an EventBridge rule's envelope, which the function also takes as the schedule.
+    let scheduled: Value = serde_json::from_str(service::stream::TICK_INPUT).unwrap();
+    let first = w.proactive.invoke(&scheduled).await.unwrap();
+    assert_eq!(first["sent"], 1, "{first}");
+    assert_eq!(polls(w), 1);
+    let rule = json!({
         "version": "0", "id": "5c9a2d5e-0000-4000-8000-000000000001", "detail-type": "Scheduled Event",
         "source": "aws.events", "account": "123456789012", "time": "2026-11-21T12:00:00Z", "region": "us-east-1",
         "resources": ["arn:aws:events:us-east-1:123456789012:rule/poll"], "detail": {}
     });
-    let first = w.proactive.invoke(&scheduled).await.unwrap();
-    assert_eq!(first["sent"], 1, "{first}");
-    assert_eq!(polls(w), 1);
-    let second = w.proactive.invoke(&scheduled).await.unwrap();
+    let second = w.proactive.invoke(&rule).await.unwrap();
     assert_eq!(second["sent"], 0, "{second}");
-    assert_eq!(polls(w), 1, "the second identical event sends nothing");
+    assert_eq!(polls(w), 1, "the second schedule event in the same slot sends nothing");
 }
 
 /// A notify (direct invoke) returns ids; update and delete by those ids work at the fake. For a user (by AAD
