@@ -93,6 +93,14 @@ impl HttpConnector {
         self
     }
 
+    /// The same client, its token provider re-reading the client secret from `source` when the token endpoint
+    /// refuses the one in use ([`TokenProvider::with_secret_source`]).
+    #[must_use]
+    pub fn with_secret_source(mut self, source: Arc<dyn crate::ClientSecretSource>) -> Self {
+        self.tokens = self.tokens.with_secret_source(source);
+        self
+    }
+
     /// The token provider (shared by clones of this client).
     #[must_use]
     pub fn tokens(&self) -> &TokenProvider {

@@ -19,4 +19,4 @@ pub use memory::{ConnectorCall, RecordingConnector};
 pub use port::Connector;
 pub use ratelimit::{InProcessRateLimiter, PaceClass, PaceKey, RateLimiter, SharedPace, Unlimited};
 pub use retry::RetryPolicy;
-pub use token::{TokenError, TokenProvider, TokenSettings};
+pub use token::{ClientSecretSource, SECRET_REREAD_INTERVAL, TokenError, TokenProvider, TokenSettings};

@@ -1,5 +1,6 @@
 //! The outbound token: OAuth 2.0 client credentials against Entra ID, cached and shared.
 
+use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::sync::Arc;
@@ -9,6 +10,19 @@ use tokio::time::Instant;
 
 /// Refresh this long before the token expires.
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
+
+/// At most one re-read of the client secret per this long (a secret that is simply wrong must not turn every send
+/// into a secret-store call).
+pub const SECRET_REREAD_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Where the client secret can be read again: a secret store (Secrets Manager in Lambda). The provider asks it when
+/// the token endpoint refuses the secret in use as `invalid_client`, which is what a process sees after the secret
+/// was put or rotated in the store while it ran (it read the old one at start).
+#[async_trait]
+pub trait ClientSecretSource: Send + Sync + std::fmt::Debug {
+    /// The secret as the store holds it now. The error is a readable reason (logged, never the secret).
+    async fn read(&self) -> Result<SecretString, String>;
+}
 
 /// Why no token could be had.
 #[derive(Debug, thiserror::Error)]
@@ -62,8 +76,18 @@ struct Inner {
     settings: Option<TokenSettings>,
     http: reqwest::Client,
     /// Held across the fetch: concurrent callers wait for the one in-flight request and then share its token.
-    cache: Mutex<Option<Cached>>,
+    /// Also holds the client secret in use (it may be re-read from `secret_source`).
+    cache: Mutex<Cache>,
+    secret_source: Option<Arc<dyn ClientSecretSource>>,
     fetches: std::sync::atomic::AtomicU64,
+}
+
+struct Cache {
+    token: Option<Cached>,
+    /// The client secret in use: the settings' one until a re-read replaces it.
+    secret: Option<SecretString>,
+    /// When the secret was last re-read from the source.
+    reread_at: Option<Instant>,
 }
 
 impl std::fmt::Debug for TokenProvider {
@@ -79,11 +103,33 @@ impl TokenProvider {
     /// A provider for `settings` (None: anonymous mode, no token), using `http` for the token endpoint.
     #[must_use]
     pub fn new(settings: Option<TokenSettings>, http: reqwest::Client) -> Self {
+        Self::build(settings, http, None)
+    }
+
+    /// The same provider (a new cache) that re-reads the client secret from `source` when the token endpoint
+    /// refuses the one in use as `invalid_client`, at most once per [`SECRET_REREAD_INTERVAL`], and retries once
+    /// with it when it changed.
+    #[must_use]
+    pub fn with_secret_source(self, source: Arc<dyn ClientSecretSource>) -> Self {
+        Self::build(self.inner.settings.clone(), self.inner.http.clone(), Some(source))
+    }
+
+    fn build(
+        settings: Option<TokenSettings>,
+        http: reqwest::Client,
+        secret_source: Option<Arc<dyn ClientSecretSource>>,
+    ) -> Self {
+        let secret = settings.as_ref().map(|s| s.client_secret.clone());
         Self {
             inner: Arc::new(Inner {
                 settings,
                 http,
-                cache: Mutex::new(None),
+                cache: Mutex::new(Cache {
+                    token: None,
+                    secret,
+                    reread_at: None,
+                }),
+                secret_source,
                 fetches: std::sync::atomic::AtomicU64::new(0),
             }),
         }
@@ -110,29 +156,63 @@ impl TokenProvider {
             return Ok(None);
         };
         let mut cache = self.inner.cache.lock().await;
-        if let Some(c) = cache.as_ref()
+        if let Some(c) = cache.token.as_ref()
             && Instant::now() < c.refresh_at
         {
             return Ok(Some(c.token.clone()));
         }
-        let fresh = self.fetch(settings).await?;
+        let secret = cache.secret.clone().unwrap_or_else(|| settings.client_secret.clone());
+        let fresh = match self.fetch(settings, &secret).await {
+            Err(e) if e.is_invalid_client() => match self.reread_secret(&mut cache, &secret).await {
+                Some(newer) => self.fetch(settings, &newer).await?,
+                None => return Err(e),
+            },
+            other => other?,
+        };
         let token = fresh.token.clone();
-        *cache = Some(fresh);
+        cache.token = Some(fresh);
         Ok(Some(token))
+    }
+
+    /// After the endpoint refused `refused`: the source's secret when it differs (it is kept for later fetches),
+    /// or None (no source, re-read too recently, the store failed, or it still holds the refused one).
+    async fn reread_secret(&self, cache: &mut Cache, refused: &SecretString) -> Option<SecretString> {
+        let source = self.inner.secret_source.as_ref()?;
+        if cache.reread_at.is_some_and(|at| at.elapsed() < SECRET_REREAD_INTERVAL) {
+            return None;
+        }
+        cache.reread_at = Some(Instant::now());
+        match source.read().await {
+            Ok(current) if current.expose_secret() != refused.expose_secret() => {
+                tracing::info!(
+                    "the token endpoint refused the client secret; using the one the secret store holds now"
+                );
+                cache.secret = Some(current.clone());
+                Some(current)
+            }
+            Ok(_) => {
+                tracing::warn!("the token endpoint refused the client secret, and the secret store holds the same one");
+                None
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the token endpoint refused the client secret; re-reading it failed");
+                None
+            }
+        }
     }
 
     /// Forgets the cached token (after a 401), so the next call fetches a new one.
     pub async fn invalidate(&self) {
-        *self.inner.cache.lock().await = None;
+        self.inner.cache.lock().await.token = None;
     }
 
-    async fn fetch(&self, s: &TokenSettings) -> Result<Cached, TokenError> {
+    async fn fetch(&self, s: &TokenSettings, secret: &SecretString) -> Result<Cached, TokenError> {
         self.inner.fetches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let started = Instant::now();
         let form = [
             ("grant_type", "client_credentials"),
             ("client_id", s.client_id.as_str()),
-            ("client_secret", s.client_secret.expose_secret()),
+            ("client_secret", secret.expose_secret()),
             ("scope", s.scope.as_str()),
         ];
         let resp = self
@@ -166,8 +246,44 @@ impl TokenProvider {
     }
 }
 
+impl TokenError {
+    /// The endpoint refused the client's credentials (OAuth `invalid_client`; Entra ID's AADSTS7000215 "Invalid
+    /// client secret provided" comes as 401 with it).
+    #[must_use]
+    pub fn is_invalid_client(&self) -> bool {
+        match self {
+            Self::Status { status, body } => {
+                matches!(status, 400 | 401)
+                    && serde_json::from_str::<serde_json::Value>(body)
+                        .is_ok_and(|v| v.get("error").and_then(serde_json::Value::as_str) == Some("invalid_client"))
+            }
+            _ => false,
+        }
+    }
+}
+
 /// A body as text, bounded, for errors.
 pub(crate) fn lossy(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
     text.chars().take(4096).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_oauth_invalid_client_counts_as_a_refused_secret() {
+        let status = |status: u16, body: &str| TokenError::Status {
+            status,
+            body: body.to_owned(),
+        };
+        let refused =
+            r#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided."}"#;
+        assert!(status(401, refused).is_invalid_client());
+        assert!(status(400, refused).is_invalid_client());
+        assert!(!status(500, refused).is_invalid_client());
+        assert!(!status(400, r#"{"error":"invalid_scope"}"#).is_invalid_client());
+        assert!(!status(401, "invalid_client").is_invalid_client());
+    }
 }

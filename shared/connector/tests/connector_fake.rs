@@ -505,3 +505,82 @@ async fn wrong_credentials_and_rejected_tokens() {
     assert_eq!(fake.token_fetches(), 2);
     assert_eq!(fake.calls_to(Route::TeamDetails).len(), 2);
 }
+
+/// A secret store for the token provider: answers `secret` (or an error) and counts the reads.
+#[derive(Debug)]
+struct Store {
+    secret: std::sync::Mutex<Result<String, String>>,
+    reads: std::sync::atomic::AtomicUsize,
+}
+
+impl Store {
+    fn holding(secret: Result<&str, &str>) -> Arc<Self> {
+        Arc::new(Self {
+            secret: std::sync::Mutex::new(secret.map(str::to_owned).map_err(str::to_owned)),
+            reads: std::sync::atomic::AtomicUsize::new(0),
+        })
+    }
+    fn reads(&self) -> usize {
+        self.reads.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[async_trait::async_trait]
+impl connector::ClientSecretSource for Store {
+    async fn read(&self) -> Result<secrecy::SecretString, String> {
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.secret.lock().unwrap().clone().map(secrecy::SecretString::from)
+    }
+}
+
+#[tokio::test]
+async fn a_refused_secret_is_read_again_from_its_store() {
+    let fake = seeded().start().await.unwrap();
+    // The process started with a placeholder; the store now holds the real secret (put after the start).
+    let mut config = config(&fake);
+    config.app_password = "placeholder".to_owned().into();
+    let store = Store::holding(Ok(&fake.app_password()));
+    let c = HttpConnector::new(&config).unwrap().with_secret_source(store.clone());
+    c.team_details(&fake.service_url(), TEAM).await.unwrap();
+    assert_eq!(store.reads(), 1);
+    assert_eq!(
+        c.tokens().fetches(),
+        2,
+        "refused once, then accepted with the re-read secret"
+    );
+    assert_eq!(fake.token_fetches(), 1);
+    // The re-read secret is kept: a later token fetch uses it without asking the store.
+    c.tokens().invalidate().await;
+    c.team_details(&fake.service_url(), TEAM).await.unwrap();
+    assert_eq!((store.reads(), c.tokens().fetches(), fake.token_fetches()), (1, 3, 2));
+    assert_eq!(fake.calls_to(Route::TeamDetails).len(), 2);
+}
+
+#[tokio::test]
+async fn a_secret_that_stays_wrong_is_read_again_at_most_every_30_seconds() {
+    let fake = seeded().start().await.unwrap();
+    let mut config = config(&fake);
+    config.app_password = "wrong".to_owned().into();
+    // The store holds the same wrong secret, then fails: each send reports the endpoint's 401.
+    let store = Store::holding(Ok("wrong"));
+    let c = HttpConnector::new(&config).unwrap().with_secret_source(store.clone());
+    for _ in 0..3 {
+        let e = c.team_details(&fake.service_url(), TEAM).await.unwrap_err();
+        assert!(matches!(&e, ConnectorError::Token(t) if t.is_invalid_client()), "{e:?}");
+    }
+    assert_eq!(
+        store.reads(),
+        1,
+        "one re-read within {:?}",
+        connector::SECRET_REREAD_INTERVAL
+    );
+    assert_eq!(c.tokens().fetches(), 3, "no second fetch with an unchanged secret");
+    assert_eq!(fake.token_fetches(), 0);
+    assert!(fake.calls_to(Route::TeamDetails).is_empty());
+
+    let store = Store::holding(Err("AccessDeniedException"));
+    let c = HttpConnector::new(&config).unwrap().with_secret_source(store.clone());
+    let e = c.team_details(&fake.service_url(), TEAM).await.unwrap_err();
+    assert!(matches!(&e, ConnectorError::Token(t) if t.is_invalid_client()), "{e:?}");
+    assert_eq!(store.reads(), 1);
+}

@@ -49,24 +49,48 @@ pub enum StartupError {
     Secret { arn: String, message: String },
 }
 
-/// Reads the client secret [`crate::config::SECRET_ARN_VAR`] names (the secret's whole `SecretString`).
-async fn read_app_secret(arn: &str) -> Result<secrecy::SecretString, StartupError> {
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let client = aws_sdk_secretsmanager::Client::new(&sdk);
-    let answer = client
-        .get_secret_value()
-        .secret_id(arn)
-        .send()
-        .await
-        .map_err(|e| StartupError::Secret {
+/// The client secret in Secrets Manager, at the ARN [`crate::config::SECRET_ARN_VAR`] names (the secret's whole
+/// `SecretString`): read at start, and again when the token endpoint refuses the one in use (the secret was put or
+/// rotated after this instance started).
+#[derive(Debug)]
+struct SecretsManagerSecret {
+    client: aws_sdk_secretsmanager::Client,
+    arn: String,
+}
+
+impl SecretsManagerSecret {
+    async fn new(arn: &str) -> Self {
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        Self {
+            client: aws_sdk_secretsmanager::Client::new(&sdk),
             arn: arn.to_owned(),
-            message: aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string(),
-        })?;
-    let secret = answer.secret_string().ok_or_else(|| StartupError::Secret {
-        arn: arn.to_owned(),
-        message: "the secret has no SecretString".to_owned(),
-    })?;
-    Ok(secrecy::SecretString::from(secret.to_owned()))
+        }
+    }
+
+    async fn get(&self) -> Result<secrecy::SecretString, StartupError> {
+        let secret_error = |message: String| StartupError::Secret {
+            arn: self.arn.clone(),
+            message,
+        };
+        let answer = self
+            .client
+            .get_secret_value()
+            .secret_id(&self.arn)
+            .send()
+            .await
+            .map_err(|e| secret_error(aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string()))?;
+        let secret = answer
+            .secret_string()
+            .ok_or_else(|| secret_error("the secret has no SecretString".to_owned()))?;
+        Ok(secrecy::SecretString::from(secret.to_owned()))
+    }
+}
+
+#[async_trait::async_trait]
+impl connector::ClientSecretSource for SecretsManagerSecret {
+    async fn read(&self) -> Result<secrecy::SecretString, String> {
+        self.get().await.map_err(|e| e.to_string())
+    }
 }
 
 /// Who keeps a tenant's requests within its limit (the connector's `tenant_requests_per_second`, 30 by default).
@@ -123,9 +147,14 @@ impl App {
             }
         };
         let mut connector_config = config.connector.clone();
-        if let Some(arn) = &config.app_secret_arn {
-            connector_config.app_password = read_app_secret(arn).await?;
-        }
+        let secret_source = match &config.app_secret_arn {
+            Some(arn) => {
+                let source = SecretsManagerSecret::new(arn).await;
+                connector_config.app_password = source.get().await?;
+                Some(Arc::new(source))
+            }
+            None => None,
+        };
         let service_urls = ServiceUrlAllowlist::new(&config.connector.allowed_service_urls)
             .map_err(|e| StartupError::Connector(connector::ConfigError::AllowedServiceUrls(e)))?;
         let (store, changes): (Arc<dyn Store>, _) = match &config.state {
@@ -146,6 +175,9 @@ impl App {
             }
         };
         let mut connector = HttpConnector::new(&connector_config)?;
+        if let Some(source) = secret_source {
+            connector = connector.with_secret_source(source);
+        }
         if pacing == TenantPacing::Shared {
             let limiter = InProcessRateLimiter::new(connector_config.tenant_requests_per_second)
                 .with_shared_pace(Arc::new(StorePace::new(Arc::clone(&store))));

@@ -1,11 +1,14 @@
 //! The deployed functions read their client secret from Secrets Manager at cold start (`App::from_env` /
 //! `App::build_with`, `MICROSOFT_APP_PASSWORD_SECRET_ARN`), against moto's Secrets Manager: a secret that cannot
-//! be read stops the start with a reason that names the ARN (and never shows a secret). The happy path, replies
-//! carrying a token got with that secret, is in `lambda_messages.rs` and `lambda_behind.rs`.
+//! be read stops the start with a reason that names the ARN (and never shows a secret); a secret put after the
+//! start (the stack creates a placeholder, the operator puts the real one) is read again when the token endpoint
+//! refuses the placeholder. Replies carrying a token got with the secret from its ARN are also checked under
+//! cargo-lambda in `lambda_messages.rs` and `lambda_behind.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code")]
 
 use aws_sdk_secretsmanager::primitives::Blob;
 use e2e::{env, secrets};
+use fake_teams::{FakeTeams, SeedTeam};
 use service::{App, Config, Runtime, StartupError, TenantPacing};
 use std::collections::HashMap;
 
@@ -89,4 +92,57 @@ async fn an_unreadable_app_secret_stops_the_start_with_its_arn() {
         !text.contains("s3cret") && !format!("{err:?}").contains("s3cret"),
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn a_secret_put_after_the_start_is_used_once_the_placeholder_is_refused() {
+    let Some(endpoint) = std::env::var("AWS_ENDPOINT_URL_SECRETS_MANAGER")
+        .ok()
+        .filter(|e| !e.is_empty())
+    else {
+        env::skip(
+            TEST,
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER is not set (scripts/test points it at moto_server)",
+        );
+        return;
+    };
+    const TEAM: &str = "19:secret-team@thread.tacv2";
+    let fake = FakeTeams::builder()
+        .team(SeedTeam::new(TEAM, "Contoso"))
+        .start()
+        .await
+        .unwrap();
+    // The stack's secret starts as a generated placeholder.
+    let client = secrets::client(&endpoint).await;
+    let name = env::unique("app-secret-later");
+    let created = client
+        .create_secret()
+        .name(&name)
+        .secret_string("generated-placeholder")
+        .send()
+        .await
+        .unwrap();
+    let arn = created.arn().unwrap().to_owned();
+    let mut vars: HashMap<String, String> = fake.env().into_iter().collect();
+    vars.remove("MICROSOFT_APP_PASSWORD");
+    vars.insert("MICROSOFT_APP_PASSWORD_SECRET_ARN".into(), arn.clone());
+    vars.insert("TABLE_NAME".into(), "unused-by-this-test".into());
+    vars.insert(
+        "BOT_OPENID_METADATA_URL".into(),
+        "http://127.0.0.1:9/v1/.well-known/openidconfiguration".into(),
+    );
+    let config = Config::from_lookup(Runtime::Lambda, |k| vars.get(k).cloned()).unwrap();
+    let (app, _) = App::build_with(&config, TenantPacing::Process).await.unwrap();
+
+    // The operator puts the real secret while the instance is warm.
+    client
+        .put_secret_value()
+        .secret_id(&arn)
+        .secret_string(fake.app_password())
+        .send()
+        .await
+        .unwrap();
+    let details = app.connector.team_details(&fake.service_url(), TEAM).await.unwrap();
+    assert_eq!(details.name.as_deref(), Some("Contoso"));
+    assert_eq!(fake.token_fetches(), 1, "one token, got with the secret read again");
 }
