@@ -157,18 +157,20 @@ pub async fn notify(app: &App, operation: Operation) -> Result<Value, NotifyErro
             let service_url = active_service_url(app, &update.conversation_id, now).await?;
             let mut activity = message_activity(message);
             activity.id = Some(update.activity_id.clone());
-            app.connector
+            let result = app
+                .connector
                 .update_activity(&service_url, &update.conversation_id, &update.activity_id, &activity)
-                .await
-                .map_err(|e| removed(app, &update.conversation_id, e))?;
+                .await;
+            inactive_if_removed(app, &update.conversation_id, result).await?;
             Ok(json!({}))
         }
         Operation::Delete { delete } => {
             let service_url = active_service_url(app, &delete.conversation_id, now).await?;
-            app.connector
+            let result = app
+                .connector
                 .delete_activity(&service_url, &delete.conversation_id, &delete.activity_id)
-                .await
-                .map_err(|e| removed(app, &delete.conversation_id, e))?;
+                .await;
+            inactive_if_removed(app, &delete.conversation_id, result).await?;
             Ok(json!({}))
         }
     }
@@ -185,18 +187,26 @@ fn message_activity(message: Message) -> Activity {
     }
 }
 
-/// Marks a conversation inactive when Teams says the bot was removed; passes the error on.
-fn removed(app: &App, conversation: &ConversationId, error: ConnectorError) -> NotifyError {
-    if error.is_bot_removed() {
-        let store = app.store.clone();
-        let conversation = conversation.clone();
-        tokio::spawn(async move {
-            let _ = store
-                .mark_inactive(&conversation, store::InactiveReason::Forbidden, Timestamp::now())
-                .await;
-        });
+/// A Connector call's result; when Teams says the bot was removed, the conversation is marked inactive first
+/// (awaited: a Lambda instance is frozen once its handler returns, so a background write could be lost).
+async fn inactive_if_removed<T>(
+    app: &App,
+    conversation: &ConversationId,
+    result: Result<T, ConnectorError>,
+) -> Result<T, NotifyError> {
+    let error = match result {
+        Ok(value) => return Ok(value),
+        Err(error) => error,
+    };
+    if error.is_bot_removed()
+        && let Err(e) = app
+            .store
+            .mark_inactive(conversation, store::InactiveReason::Forbidden, Timestamp::now())
+            .await
+    {
+        tracing::warn!(error = %e, conversation = %conversation, "could not mark the conversation inactive");
     }
-    error.into()
+    Err(error.into())
 }
 
 async fn active_service_url(app: &App, conversation: &ConversationId, now: Timestamp) -> Result<String, NotifyError> {
@@ -233,11 +243,8 @@ async fn send(app: &App, to: &To, activity: &Activity) -> Result<SentActivity, N
         To::Conversation { id } => {
             let (service_url, tenant) = active_reference(app, id, now).await?;
             let activity = crate::addressed(activity, id, tenant.as_ref());
-            let sent = app
-                .connector
-                .send_to_conversation(&service_url, id, &activity)
-                .await
-                .map_err(|e| removed(app, id, e))?;
+            let result = app.connector.send_to_conversation(&service_url, id, &activity).await;
+            let sent = inactive_if_removed(app, id, result).await?;
             Ok(SentActivity {
                 conversation_id: id.clone(),
                 activity_id: sent.id,
@@ -319,11 +326,11 @@ async fn send(app: &App, to: &To, activity: &Activity) -> Result<SentActivity, N
                 }
             };
             let activity = crate::addressed(activity, &conversation, Some(tenant_id));
-            let sent = app
+            let result = app
                 .connector
                 .send_to_conversation(&service_url, &conversation, &activity)
-                .await
-                .map_err(|e| removed(app, &conversation, e))?;
+                .await;
+            let sent = inactive_if_removed(app, &conversation, result).await?;
             Ok(SentActivity {
                 conversation_id: conversation,
                 activity_id: sent.id,
@@ -415,7 +422,7 @@ async fn post_poll(
                     .await;
                 tracing::info!(conversation = %conversation, "poll subscription ended: the bot was removed");
             }
-            return Err(removed(app, conversation, e));
+            return inactive_if_removed(app, conversation, Err(e)).await;
         }
     };
     let now = Timestamp::now();

@@ -469,6 +469,29 @@ async fn an_uninstalled_conversation_is_skipped_with_410() {
 }
 
 #[tokio::test]
+async fn a_send_teams_refuses_as_bot_removed_leaves_the_conversation_inactive_when_it_answers() {
+    // No change feed and a current-thread runtime: nothing else runs between the answer and the check, so the
+    // mark must have been written before the notify answered.
+    let h = harness_on(Arc::new(MemoryStore::new()), false);
+    subscribe_personal(&h).await;
+    h.connector.fail_next(ConnectorError::NotInRoster {
+        message: "The bot is not part of the conversation roster.".into(),
+    });
+    let send = json!({"to": {"conversation": {"id": "a:megan"}}, "message": {"text": "hello"}});
+    let (status, body) = service::proactive::notify_json(&h.app, &serde_json::to_vec(&send).unwrap()).await;
+    assert_eq!(status, 403, "{body}");
+    let conversation = h
+        .store
+        .conversation(&ConversationId::from("a:megan"), Timestamp::now())
+        .await
+        .unwrap()
+        .expect("the conversation is known");
+    assert!(!conversation.active, "{conversation:?}");
+    let (status, body) = service::proactive::notify_json(&h.app, &serde_json::to_vec(&send).unwrap()).await;
+    assert_eq!(status, 410, "{body}");
+}
+
+#[tokio::test]
 async fn a_vote_on_a_poll_message_that_is_gone_posts_the_poll_again() {
     let h = harness(false);
     subscribe_personal(&h).await;
