@@ -132,6 +132,16 @@ pub async fn outbox_item(app: App, item: StreamItem) -> Result<(), String> {
     let StreamItem::Outbox(outbox) = item else {
         return Ok(());
     };
+    // The record is the item as inserted; a replay of the stream (a new event source mapping starts at the
+    // trim horizon, 24 h back) would send it again. The item as stored now says whether it was already done.
+    match app.store.outbox_item(&outbox.id, store::Timestamp::now()).await {
+        Ok(Some(current)) if !current.done => {}
+        Ok(_) => {
+            tracing::info!(outbox = %outbox.id, "outbox item already done (or gone); not sent again");
+            return Ok(());
+        }
+        Err(e) => return Err(format!("outbox {}: reading its state failed: {e}", outbox.id)),
+    }
     let body = serde_json::to_vec(&outbox.payload).unwrap_or_default();
     let (status, answer) = crate::proactive::notify_json(&app, &body).await;
     if status >= 500 || status == 429 {

@@ -492,6 +492,43 @@ async fn a_send_teams_refuses_as_bot_removed_leaves_the_conversation_inactive_wh
 }
 
 #[tokio::test]
+async fn a_replayed_outbox_record_is_not_sent_again() {
+    let h = harness_on(Arc::new(MemoryStore::new()), false);
+    subscribe_personal(&h).await;
+    let item = store::OutboxItem {
+        id: "ob-1".into(),
+        topic: "notify".into(),
+        payload: json!({"to": {"conversation": {"id": "a:megan"}}, "message": {"text": "from the outbox"}}),
+        done: false,
+        created_at: Timestamp::now(),
+    };
+    assert!(h.store.enqueue(&item, Timestamp::now()).await.unwrap().won());
+    let sent = |h: &Harness| {
+        h.connector
+            .sent_activities()
+            .iter()
+            .filter(|a| a.text() == Some("from the outbox"))
+            .count()
+    };
+    // The stream record (the item as inserted), then the same record again, as a replay delivers it.
+    let record = store::StreamItem::Outbox(item);
+    service::stream::outbox_item(h.app.clone(), record.clone())
+        .await
+        .unwrap();
+    assert_eq!(sent(&h), 1);
+    assert!(
+        h.store
+            .outbox_item("ob-1", Timestamp::now())
+            .await
+            .unwrap()
+            .unwrap()
+            .done
+    );
+    service::stream::outbox_item(h.app.clone(), record).await.unwrap();
+    assert_eq!(sent(&h), 1, "a done item is not sent again");
+}
+
+#[tokio::test]
 async fn a_vote_on_a_poll_message_that_is_gone_posts_the_poll_again() {
     let h = harness(false);
     subscribe_personal(&h).await;
