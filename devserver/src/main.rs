@@ -12,6 +12,7 @@ async fn main() -> anyhow::Result<()> {
         .bind_addr
         .unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 3978)));
     let (app, changes) = App::build(&config).await?;
+    app.prefetch_inbound_keys().await;
     if let Some(changes) = changes {
         tokio::spawn(service::background::run_change_feed(app.clone(), changes));
     }

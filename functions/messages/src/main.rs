@@ -27,6 +27,7 @@ async fn handle(app: &App, request: Request) -> Result<Response<Body>, Error> {
 async fn main() -> Result<(), Error> {
     service::telemetry::init();
     let app = App::from_env(Runtime::Lambda, TenantPacing::Process).await?;
+    app.prefetch_inbound_keys().await;
     let app = &app;
     run(service_fn(move |request| handle(app, request))).await
 }

@@ -104,6 +104,16 @@ pub enum TenantPacing {
 }
 
 impl App {
+    /// Warms the inbound signing-key cache (the webhook's cold start: the `messages` function and the devserver;
+    /// the stream functions never verify a token). A failure is logged and retried on the first request.
+    pub async fn prefetch_inbound_keys(&self) {
+        if let Inbound::Verified(authenticator) = &self.inbound
+            && let Err(e) = authenticator.prefetch().await
+        {
+            tracing::warn!(error = %e, "could not prefetch the inbound signing keys");
+        }
+    }
+
     /// How each Lambda function starts: [`Config::from_env`] then [`App::build_with`]. A failure is also logged
     /// with its readable reason, since Lambda reports a failed init only by the process's exit.
     ///
@@ -137,14 +147,7 @@ impl App {
         let mode = AuthMode::resolve(&config.auth.app_id, config.bind_addr)?;
         let inbound = match mode {
             AuthMode::Anonymous => Inbound::Anonymous,
-            AuthMode::Verified => {
-                let authenticator = Authenticator::new(&config.auth)?;
-                // Warm the key cache at cold start; a failure here is retried on the first request.
-                if let Err(e) = authenticator.prefetch().await {
-                    tracing::warn!(error = %e, "could not prefetch the inbound signing keys");
-                }
-                Inbound::Verified(Arc::new(authenticator))
-            }
+            AuthMode::Verified => Inbound::Verified(Arc::new(Authenticator::new(&config.auth)?)),
         };
         let mut connector_config = config.connector.clone();
         let secret_source = match &config.app_secret_arn {

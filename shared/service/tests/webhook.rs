@@ -270,3 +270,27 @@ async fn an_unreachable_state_store_is_503_and_nothing_is_sent() {
     assert_eq!(status, 503, "{reason}");
     assert!(h.connector.calls().is_empty());
 }
+
+#[tokio::test]
+async fn only_the_webhook_warms_the_signing_keys_at_start() {
+    let openid = OpenIdServer::new();
+    let addr = openid.serve().await.unwrap();
+    let dir = std::env::temp_dir().join(format!("service-prefetch-{}", std::process::id()));
+    let vars: std::collections::HashMap<&str, String> = [
+        ("MICROSOFT_APP_ID", APP_ID.to_owned()),
+        ("MICROSOFT_APP_PASSWORD", "pw".to_owned()),
+        ("MICROSOFT_APP_TENANT_ID", TENANT.to_owned()),
+        ("BOT_OPENID_METADATA_URL", OpenIdServer::metadata_url(addr)),
+        ("STATE_PATH", dir.join("state.redb").display().to_string()),
+    ]
+    .into();
+    let config = service::Config::from_lookup(service::Runtime::Devserver, |k| vars.get(k).cloned()).unwrap();
+    // What the stream functions do: build, never verify a token, so never fetch keys.
+    let (app, _) = App::build_with(&config, service::TenantPacing::Shared).await.unwrap();
+    assert_eq!((openid.metadata_fetches(), openid.jwks_fetches()), (0, 0));
+    // What the webhook (messages function, devserver) does next.
+    app.prefetch_inbound_keys().await;
+    assert_eq!((openid.metadata_fetches(), openid.jwks_fetches()), (1, 1));
+    drop(app);
+    let _ = std::fs::remove_dir_all(&dir);
+}
