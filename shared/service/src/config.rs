@@ -39,7 +39,8 @@ pub enum ConfigError {
 }
 
 /// `MICROSOFT_APP_PASSWORD_SECRET_ARN`: where the deployed functions find the client secret (Secrets Manager; the
-/// secret's whole `SecretString` is the password), read once at cold start. Never the secret itself.
+/// secret's whole `SecretString` is the password), read at cold start and again when the token endpoint refuses
+/// the one in use. Never the secret itself.
 pub const SECRET_ARN_VAR: &str = "MICROSOFT_APP_PASSWORD_SECRET_ARN";
 
 /// Everything a function or the devserver needs, typed.
