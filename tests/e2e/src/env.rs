@@ -38,6 +38,22 @@ pub fn dynamo_endpoint() -> Option<String> {
         .filter(|e| !e.trim().is_empty())
 }
 
+/// The local Secrets Manager endpoint (`AWS_ENDPOINT_URL_SECRETS_MANAGER`, moto in `scripts/test`). When it is
+/// not set it prints the skip line (or fails, see [`skip`]) and answers `None`.
+#[must_use]
+pub fn secrets_endpoint(test: &str) -> Option<String> {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL_SECRETS_MANAGER")
+        .ok()
+        .filter(|e| !e.trim().is_empty());
+    if endpoint.is_none() {
+        skip(
+            test,
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER is not set (scripts/test points it at moto_server)",
+        );
+    }
+    endpoint
+}
+
 /// The folder holding the `cargo-lambda` executable: the first on `PATH`, else the project's venv
 /// (`.tools/venv/bin`, installed by `scripts/test`).
 #[must_use]

@@ -34,14 +34,7 @@ fn deployed_config(arn: &str) -> Config {
 #[tokio::test]
 async fn an_unreadable_app_secret_stops_the_start_with_its_arn() {
     // The function reads the secret through the SDK's standard environment, as in Lambda.
-    let Some(endpoint) = std::env::var("AWS_ENDPOINT_URL_SECRETS_MANAGER")
-        .ok()
-        .filter(|e| !e.is_empty())
-    else {
-        env::skip(
-            TEST,
-            "AWS_ENDPOINT_URL_SECRETS_MANAGER is not set (scripts/test points it at moto_server)",
-        );
+    let Some(endpoint) = env::secrets_endpoint(TEST) else {
         return;
     };
     let client = secrets::client(&endpoint).await;
@@ -96,14 +89,7 @@ async fn an_unreadable_app_secret_stops_the_start_with_its_arn() {
 
 #[tokio::test]
 async fn a_secret_put_after_the_start_is_used_once_the_placeholder_is_refused() {
-    let Some(endpoint) = std::env::var("AWS_ENDPOINT_URL_SECRETS_MANAGER")
-        .ok()
-        .filter(|e| !e.is_empty())
-    else {
-        env::skip(
-            TEST,
-            "AWS_ENDPOINT_URL_SECRETS_MANAGER is not set (scripts/test points it at moto_server)",
-        );
+    let Some(endpoint) = env::secrets_endpoint(TEST) else {
         return;
     };
     const TEAM: &str = "19:secret-team@thread.tacv2";
