@@ -109,17 +109,15 @@ impl Config {
             }
         };
         let connector = ConnectorConfig::from_lookup_secret_later(&var)?;
-        let app_secret_arn = match (
-            connector.is_anonymous(),
-            set("MICROSOFT_APP_PASSWORD"),
-            set(SECRET_ARN_VAR),
-        ) {
+        // The password as the connector read it (`MICROSOFT_APP_PASSWORD`, empty when unset).
+        let has_password = !secrecy::ExposeSecret::expose_secret(&connector.app_password).is_empty();
+        let app_secret_arn = match (connector.is_anonymous(), has_password, set(SECRET_ARN_VAR)) {
             // Anonymous mode sends no token, so it needs no secret (and `AuthMode` keeps it to loopback).
             (true, _, _) => None,
-            (false, Some(_), Some(_)) => return Err(ConfigError::AppSecretTwice),
-            (false, None, None) => return Err(ConfigError::MissingAppSecret),
-            (false, Some(_), None) => None,
-            (false, None, Some(arn)) => Some(arn),
+            (false, true, Some(_)) => return Err(ConfigError::AppSecretTwice),
+            (false, false, None) => return Err(ConfigError::MissingAppSecret),
+            (false, true, None) => None,
+            (false, false, Some(arn)) => Some(arn),
         };
         Ok(Self {
             auth: AuthConfig::from_lookup(&var)?,
