@@ -59,10 +59,9 @@ struct SecretsManagerSecret {
 }
 
 impl SecretsManagerSecret {
-    async fn new(arn: &str) -> Self {
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    fn new(sdk: &aws_config::SdkConfig, arn: &str) -> Self {
         Self {
-            client: aws_sdk_secretsmanager::Client::new(&sdk),
+            client: aws_sdk_secretsmanager::Client::new(sdk),
             arn: arn.to_owned(),
         }
     }
@@ -149,10 +148,13 @@ impl App {
             AuthMode::Anonymous => Inbound::Anonymous,
             AuthMode::Verified => Inbound::Verified(Arc::new(Authenticator::new(&config.auth)?)),
         };
+        // The AWS SDK's configuration (region, credentials, endpoints): loaded once, by the first part that uses AWS.
+        let sdk = tokio::sync::OnceCell::new();
+        let load_sdk = || aws_config::load_defaults(aws_config::BehaviorVersion::latest());
         let mut connector_config = config.connector.clone();
         let secret_source = match &config.app_secret_arn {
             Some(arn) => {
-                let source = SecretsManagerSecret::new(arn).await;
+                let source = SecretsManagerSecret::new(sdk.get_or_init(load_sdk).await, arn);
                 connector_config.app_password = source.get().await?;
                 Some(Arc::new(source))
             }
@@ -170,11 +172,8 @@ impl App {
                 (Arc::new(store), Some(changes))
             }
             StateChoice::DynamoDb { table } => {
-                let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-                (
-                    Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table.clone())),
-                    None,
-                )
+                let client = aws_sdk_dynamodb::Client::new(sdk.get_or_init(load_sdk).await);
+                (Arc::new(DynamoStore::new(client, table.clone())), None)
             }
         };
         let mut connector = HttpConnector::new(&connector_config)?;
