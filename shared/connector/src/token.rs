@@ -84,8 +84,8 @@ struct Inner {
 
 struct Cache {
     token: Option<Cached>,
-    /// The client secret in use: the settings' one until a re-read replaces it.
-    secret: Option<SecretString>,
+    /// A secret re-read from the source, in use instead of the settings' one.
+    reread: Option<SecretString>,
     /// When the secret was last re-read from the source.
     reread_at: Option<Instant>,
 }
@@ -119,14 +119,13 @@ impl TokenProvider {
         http: reqwest::Client,
         secret_source: Option<Arc<dyn ClientSecretSource>>,
     ) -> Self {
-        let secret = settings.as_ref().map(|s| s.client_secret.clone());
         Self {
             inner: Arc::new(Inner {
                 settings,
                 http,
                 cache: Mutex::new(Cache {
                     token: None,
-                    secret,
+                    reread: None,
                     reread_at: None,
                 }),
                 secret_source,
@@ -161,7 +160,7 @@ impl TokenProvider {
         {
             return Ok(Some(c.token.clone()));
         }
-        let secret = cache.secret.clone().unwrap_or_else(|| settings.client_secret.clone());
+        let secret = cache.reread.clone().unwrap_or_else(|| settings.client_secret.clone());
         let fresh = match self.fetch(settings, &secret).await {
             Err(e) if e.is_invalid_client() => match self.reread_secret(&mut cache, &secret).await {
                 Some(newer) => self.fetch(settings, &newer).await?,
@@ -187,7 +186,7 @@ impl TokenProvider {
                 tracing::info!(
                     "the token endpoint refused the client secret; using the one the secret store holds now"
                 );
-                cache.secret = Some(current.clone());
+                cache.reread = Some(current.clone());
                 Some(current)
             }
             Ok(_) => {
