@@ -9,7 +9,6 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// A failed write never leaves a multi-item change half-written: changes that touch several items are one
 /// transaction in both adapters.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum StoreError {
     /// The store could not be reached or did not answer (connection refused, timeout, 5xx).
     #[error("state store unavailable")]

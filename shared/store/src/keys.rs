@@ -3,7 +3,7 @@
 //! Each key has a fixed prefix and at most one free-form id per key attribute (or a fixed-width number before
 //! it), so ids containing `#` cannot make two entities collide.
 
-use crate::model::Timestamp;
+use crate::model::{StateScope, Timestamp};
 use models::{ActivityId, ConversationId, TenantId};
 
 pub const KIND_CONVERSATION: &str = "conversation";
@@ -18,6 +18,8 @@ pub const KIND_SUBSCRIPTION: &str = "subscription";
 pub const KIND_SLOT: &str = "slot";
 pub const KIND_VOTE: &str = "vote";
 pub const KIND_PACE: &str = "pace";
+/// A bot's own state value (written by [`crate::BotState`]); never streamed.
+pub const KIND_STATE: &str = "state";
 /// The kinds whose inserts a function consumes (the template's stream filters pass exactly these): the
 /// embedded and in-memory stores deliver change events for these only.
 pub const STREAM_KINDS: [&str; 3] = [KIND_TEAM_INSTALL, KIND_FIRST_CONTACT, KIND_OUTBOX];
@@ -99,6 +101,12 @@ pub fn pace(lane: &str, slot: u64) -> Key {
     (format!("PACE#{lane}"), format!("{slot:020}"))
 }
 
+/// A bot's state value `name` in `scope`: pk `STATE#C#<conversationId>`, `STATE#U#<tenantId>#<userId>` or
+/// `STATE#T#<teamId>` (the free-form id last; see [`StateScope`]), sk the name alone.
+pub fn state(scope: &StateScope, name: &str) -> Key {
+    (format!("STATE#{}", scope.key_prefix()), name.to_owned())
+}
+
 pub fn outbox(id: &str) -> Key {
     (format!("OUTBOX#{id}"), "OUTBOX".to_owned())
 }
@@ -117,5 +125,37 @@ mod tests {
         assert!(early < now && now < late);
         assert!(now.as_str() <= upper.as_str());
         assert!(late.as_str() > upper.as_str());
+    }
+
+    #[test]
+    fn state_keys_keep_scopes_and_ids_apart() {
+        let user = |tenant: &str, user_id: &str| StateScope::User {
+            tenant: TenantId::from(tenant),
+            user_id: user_id.to_owned(),
+        };
+        assert_eq!(
+            state(&StateScope::Conversation("a:1#x".into()), "prefs"),
+            ("STATE#C#a:1#x".to_owned(), "prefs".to_owned())
+        );
+        assert_eq!(
+            state(&user("72f988bf-86f1-41af-91ab-2d7cd011db47", "29:u#1"), "n").0,
+            "STATE#U#72f988bf-86f1-41af-91ab-2d7cd011db47#29:u#1"
+        );
+        assert_eq!(
+            state(&StateScope::Team("19:t@thread.skype".into()), "n").0,
+            "STATE#T#19:t@thread.skype"
+        );
+        let pks = [
+            state(&user("a", "b#c"), "n").0,
+            state(&user("a#b", "c"), "n").0,
+            state(&user("a%23b", "c"), "n").0,
+            state(&user("a%", "23b#c"), "n").0,
+        ];
+        for (i, a) in pks.iter().enumerate() {
+            for b in &pks[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+        assert!(!STREAM_KINDS.contains(&KIND_STATE), "state is never streamed");
     }
 }

@@ -4,9 +4,10 @@
 //!
 //! # Ports
 //! One small trait per capability ([`Conversations`], [`PersonalConversations`], [`WelcomeClaims`], [`Dedupe`],
-//! [`SentLog`], [`Subscriptions`], [`Outbox`]), all object-safe; [`Store`] is the whole family, so callers hold an
-//! `Arc<dyn Store>` (and upcast to one port where a function needs only that). Every port method that can meet
-//! an expired item takes `now` ([`Timestamp`]), so tests move time without sleeping.
+//! [`SentLog`], [`Subscriptions`], [`Outbox`], [`Pacing`], [`BotState`]), all object-safe; [`Store`] is the
+//! whole family, so callers hold an `Arc<dyn Store>` (and upcast to one port where a function needs only that).
+//! Every port method that can meet an expired item takes `now` ([`Timestamp`]), so tests move time without
+//! sleeping. [`BotState`] keeps the bot's own JSON values per conversation, user or team ([`StateScope`]).
 //!
 //! The ports are written once over the item-level [`Table`] trait (consistent get, key-prefix query, due-index
 //! query, atomic conditional batch); [`DynamoStore`], [`EmbeddedStore`] and [`MemoryStore`] implement only
@@ -32,6 +33,7 @@
 //! | `slot` | `SLOT#<conversationId>` | `<due:020>#<name>` | | due + 7 d | `claim_slot`: absent condition, same transaction as advancing the subscription |
 //! | `vote` | `VOTES#<name>#<slot>#<conversationId>` | `<voterId>` | | 30 d | `record_vote` (plain put: the last answer counts); `votes` queries the pk |
 //! | `pace` | `PACE#<lane>` (a tenant) | `<slot:020>` | | 2 min | `claim_pace_slot`: absent condition (one request per slot across all processes) |
+//! | `state` | `STATE#C#<conversationId>`, `STATE#U#<tenantId>#<userId>` (`%`, `#` in tenantId percent-encoded) or `STATE#T#<teamId>` | `<name>` | | optional | `save_state` (plain put: the last writer wins), `delete_state`; the JSON value in one attribute `value`, at most 64 KiB |
 //! | `outbox` | `OUTBOX#<id>` | `OUTBOX` | | 7 d once done | `enqueue` (absent), `enqueue_all` (one transaction), `mark_outbox_done`; streamed to proactive |
 //!
 //! Access patterns: every request-path read is a `GetItem` by key or a `Query` (a conversation's subscriptions
@@ -72,10 +74,12 @@ pub use feed::ChangeFeed;
 pub use memory::MemoryStore;
 pub use model::{
     ChangeEvent, ClaimOutcome, ConversationRecord, FirstContact, IdempotencyClaim, InactiveReason, InboundOutcome,
-    OutboxItem, PersonalConversation, Refresh, SentActivity, StreamItem, Subscription, TeamInstall, Timestamp,
+    OutboxItem, PersonalConversation, Refresh, SentActivity, StateScope, StreamItem, Subscription, TeamInstall,
+    Timestamp,
 };
 pub use ports::{
-    Conversations, DEDUPE_TTL_SECS, Dedupe, IDEMPOTENCY_PENDING_SECS, KEEP_DONE_SECS, MAX_VOTES, Outbox,
-    PACE_KEEP_SECS, Pacing, PersonalConversations, SentLog, Store, Subscriptions, VOTE_KEEP_SECS, WelcomeClaims,
+    BotState, Conversations, DEDUPE_TTL_SECS, Dedupe, IDEMPOTENCY_PENDING_SECS, KEEP_DONE_SECS, MAX_STATE_BYTES,
+    MAX_VOTES, Outbox, PACE_KEEP_SECS, Pacing, PersonalConversations, SentLog, Store, Subscriptions, VOTE_KEEP_SECS,
+    WelcomeClaims,
 };
 pub use table::{Cond, Item, MAX_BATCH, Table, Write, WriteOutcome};

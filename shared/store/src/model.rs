@@ -203,6 +203,39 @@ pub struct OutboxItem {
     pub created_at: Timestamp,
 }
 
+/// Where a bot's own state lives: one conversation, one user of a tenant, or one team. The same state name in
+/// two scopes names two separate values.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum StateScope {
+    /// One conversation (personal chat, group chat or channel).
+    Conversation(ConversationId),
+    /// One user of a tenant, across all their conversations with the bot.
+    User {
+        /// The user's tenant.
+        tenant: TenantId,
+        /// The user's Teams id (`29:...`).
+        user_id: String,
+    },
+    /// One team (`channelData.team.id`), across its channels.
+    Team(String),
+}
+
+impl StateScope {
+    /// The scope's part of a state item's pk: `C#<conversationId>`, `U#<tenantId>#<userId>` or `T#<teamId>`.
+    /// Each id is kept verbatim except that `%` and `#` in a tenant id are percent-encoded (`%25`, `%23`; a
+    /// GUID has neither), so every scope maps to a different prefix even when ids contain `#`.
+    pub(crate) fn key_prefix(&self) -> String {
+        match self {
+            Self::Conversation(id) => format!("C#{id}"),
+            Self::User { tenant, user_id } => {
+                let tenant = tenant.as_str().replace('%', "%25").replace('#', "%23");
+                format!("U#{tenant}#{user_id}")
+            }
+            Self::Team(team_id) => format!("T#{team_id}"),
+        }
+    }
+}
+
 /// A change the embedded store delivers in-process, as the DynamoDB stream does in AWS.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ChangeEvent {
@@ -217,7 +250,6 @@ pub enum ChangeEvent {
 
 /// A stream item the welcome and proactive functions act on, decoded from a NewImage (as JSON).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum StreamItem {
     TeamInstall(TeamInstall),
     FirstContact(FirstContact),

@@ -6,7 +6,7 @@ use crate::error::StoreError;
 use crate::keys::{self, Key};
 use crate::model::{
     ClaimOutcome, ConversationRecord, FirstContact, IdempotencyClaim, InactiveReason, InboundOutcome, OutboxItem,
-    PersonalConversation, Refresh, SentActivity, Subscription, TeamInstall, Timestamp,
+    PersonalConversation, Refresh, SentActivity, StateScope, Subscription, TeamInstall, Timestamp,
 };
 use crate::table::{Cond, Item, Table, Write, WriteOutcome};
 use async_trait::async_trait;
@@ -31,6 +31,9 @@ pub const VOTE_KEEP_SECS: u64 = 30 * 24 * 3600;
 pub const PACE_KEEP_SECS: u64 = 120;
 /// The most votes one poll slot counts (a team has at most 25,000 members).
 pub const MAX_VOTES: usize = 25_000;
+/// The largest state value [`BotState::save_state`] accepts, in bytes of its JSON: 64 KiB (a DynamoDB item
+/// holds at most 400 KB).
+pub const MAX_STATE_BYTES: usize = 64 * 1024;
 
 /// Conversation references: the serviceUrl last seen per conversation, the tenant's last serviceUrl, and the
 /// active flag.
@@ -349,6 +352,38 @@ pub trait Outbox: Send + Sync {
     async fn mark_outbox_done(&self, id: &str, now: Timestamp) -> Result<bool, StoreError>;
 }
 
+/// The bot's own state: named JSON values per conversation, user or team ([`StateScope`]), the last writer
+/// winning, optionally expiring.
+#[async_trait]
+pub trait BotState: Send + Sync {
+    /// The value saved as `name` in `scope`; `None` when there is none or it expired.
+    ///
+    /// # Errors
+    /// [`StoreError`] ([`StoreError::Invalid`] for an empty name or scope id).
+    async fn load_state(&self, scope: &StateScope, name: &str, now: Timestamp) -> Result<Option<Value>, StoreError>;
+
+    /// Saves `value` (any JSON: object, array, string, number, bool, null) as `name` in `scope`, replacing
+    /// what was there. It expires `ttl_secs` after `now` when given, and is kept until deleted otherwise.
+    ///
+    /// # Errors
+    /// [`StoreError`] ([`StoreError::Invalid`] for an empty name or scope id, or a value over
+    /// [`MAX_STATE_BYTES`]; nothing is written then).
+    async fn save_state(
+        &self,
+        scope: &StateScope,
+        name: &str,
+        value: &Value,
+        ttl_secs: Option<u64>,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// Deletes the value saved as `name` in `scope`; `false` when there was none (or it had expired).
+    ///
+    /// # Errors
+    /// [`StoreError`] ([`StoreError::Invalid`] for an empty name or scope id).
+    async fn delete_state(&self, scope: &StateScope, name: &str, now: Timestamp) -> Result<bool, StoreError>;
+}
+
 /// Every port: what the functions and the devserver hold as `Arc<dyn Store>`.
 pub trait Store:
     Conversations
@@ -359,6 +394,7 @@ pub trait Store:
     + Subscriptions
     + Outbox
     + Pacing
+    + BotState
     + std::fmt::Debug
 {
 }
@@ -1102,5 +1138,93 @@ impl<T: Table + ?Sized> Outbox for T {
             Ok((Some(it), true))
         })
         .await
+    }
+}
+
+/// The key of a state value, after checking that the name and the scope's ids are not empty.
+fn state_key(scope: &StateScope, name: &str) -> Result<Key, StoreError> {
+    match scope {
+        StateScope::Conversation(id) => not_empty(id.as_str(), "empty conversation id")?,
+        StateScope::User { tenant, user_id } => {
+            not_empty(tenant.as_str(), "empty tenant id")?;
+            not_empty(user_id, "empty user id")?;
+        }
+        StateScope::Team(team_id) => not_empty(team_id, "empty team id")?,
+    }
+    not_empty(name, "empty state name")?;
+    Ok(keys::state(scope, name))
+}
+
+/// An `io::Write` that counts bytes and fails once more than `left` arrive, to size JSON without buffering it.
+struct SizeLimit {
+    left: usize,
+}
+
+impl std::io::Write for SizeLimit {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.left = self
+            .left
+            .checked_sub(buf.len())
+            .ok_or_else(|| std::io::Error::other("over the limit"))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Whether `value`'s JSON is at most [`MAX_STATE_BYTES`] long.
+fn state_value_fits(value: &Value) -> bool {
+    serde_json::to_writer(SizeLimit { left: MAX_STATE_BYTES }, value).is_ok()
+}
+
+#[async_trait]
+impl<T: Table + ?Sized> BotState for T {
+    async fn load_state(&self, scope: &StateScope, name: &str, now: Timestamp) -> Result<Option<Value>, StoreError> {
+        let (pk, sk) = state_key(scope, name)?;
+        let Some(mut it) = self.get(&pk, &sk, now).await? else {
+            return Ok(None);
+        };
+        match it.data.remove("value") {
+            Some(value) => Ok(Some(value)),
+            None => Err(StoreError::corrupt(it.key_string(), "state item has no value")),
+        }
+    }
+
+    async fn save_state(
+        &self,
+        scope: &StateScope,
+        name: &str,
+        value: &Value,
+        ttl_secs: Option<u64>,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let key = state_key(scope, name)?;
+        if !state_value_fits(value) {
+            return Err(StoreError::Invalid("state value over 64 KiB"));
+        }
+        let mut data = Map::new();
+        data.insert("value".into(), value.clone());
+        data.insert("updatedAt".into(), json!(now));
+        let it = Item {
+            pk: key.0,
+            sk: key.1,
+            kind: keys::KIND_STATE.into(),
+            gsi1: None,
+            expires_at: ttl_secs.map(|ttl| now.plus_secs(ttl).0),
+            data,
+        };
+        put(self, it, now).await
+    }
+
+    async fn delete_state(&self, scope: &StateScope, name: &str, now: Timestamp) -> Result<bool, StoreError> {
+        let (pk, sk) = state_key(scope, name)?;
+        let delete = Write::Delete {
+            pk,
+            sk,
+            cond: Cond::Present,
+        };
+        Ok(self.write(vec![delete], now).await? == WriteOutcome::Applied)
     }
 }

@@ -7,14 +7,15 @@ mod common;
 
 use common::*;
 use models::{ActivityId, ConversationId};
+use serde_json::Value;
 use serde_json::json;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use store::{
     ClaimOutcome, Cond, FirstContact, IdempotencyClaim, InactiveReason, InboundOutcome, Item, MemoryStore, OutboxItem,
-    PersonalConversation, Refresh, SentActivity, Store, StoreError, Subscription, Table, TeamInstall, Timestamp, Write,
-    WriteOutcome,
+    PersonalConversation, Refresh, SentActivity, StateScope, Store, StoreError, Subscription, Table, TeamInstall,
+    Timestamp, Write, WriteOutcome,
 };
 
 const URL_A: &str = "https://smba.trafficmanager.net/amer/";
@@ -70,6 +71,12 @@ const CASES: &[(&str, CaseFn)] = cases![
     expired_items_are_absent,
     corrupt_item_is_a_typed_error,
     invalid_input_is_rejected,
+    state_round_trips_in_every_scope,
+    state_scopes_are_separate,
+    state_overwrite_replaces_and_delete_removes,
+    state_expires_after_its_ttl,
+    state_invalid_input_writes_nothing,
+    state_ids_containing_hash_do_not_collide,
 ];
 
 fn conv(id: &str) -> ConversationId {
@@ -821,6 +828,268 @@ async fn invalid_input_is_rejected(s: Subject) {
         Err(StoreError::Invalid(_))
     ));
     assert_eq!(s.store.outbox_item("o0", NOW).await.unwrap(), None);
+}
+
+fn user_scope(tenant: &str, user_id: &str) -> StateScope {
+    StateScope::User {
+        tenant: tenant.into(),
+        user_id: user_id.to_owned(),
+    }
+}
+
+/// One scope of each kind.
+fn state_scopes() -> [StateScope; 3] {
+    [
+        StateScope::Conversation(conv("a:state-1")),
+        user_scope("72f988bf-86f1-41af-91ab-2d7cd011db47", "29:user-1"),
+        StateScope::Team("19:team-1@thread.skype".into()),
+    ]
+}
+
+async fn state_round_trips_in_every_scope(s: Subject) {
+    let values = [
+        (
+            "object",
+            json!({"count": 3, "ratio": 0.25, "tags": ["a", "b"], "nested": {"on": true, "none": null}}),
+        ),
+        ("array", json!([1, "two", {"three": 3}, [], {}])),
+        ("string", json!("just text, with # and unicode: ünïcødé")),
+        ("empty-string", json!("")),
+        ("number", json!(-42)),
+        ("float", json!(1.5)),
+        ("bool", json!(false)),
+        ("null", Value::Null),
+    ];
+    for scope in state_scopes() {
+        for (name, value) in &values {
+            assert_eq!(
+                s.store.load_state(&scope, name, NOW).await.unwrap(),
+                None,
+                "{scope:?} {name}"
+            );
+            s.store.save_state(&scope, name, value, None, NOW).await.unwrap();
+        }
+        for (name, value) in &values {
+            assert_eq!(
+                s.store.load_state(&scope, name, NOW).await.unwrap().as_ref(),
+                Some(value),
+                "{scope:?} {name}"
+            );
+        }
+    }
+    // Without a TTL a value is kept (far later it is still there).
+    let later = NOW.plus_secs(10 * 365 * 24 * 3600);
+    let [first, ..] = state_scopes();
+    assert_eq!(
+        s.store.load_state(&first, "number", later).await.unwrap(),
+        Some(json!(-42))
+    );
+}
+
+async fn state_scopes_are_separate(s: Subject) {
+    let same_id = "19:same@thread.skype";
+    let scopes = [
+        StateScope::Conversation(conv(same_id)),
+        StateScope::Conversation(conv("a:other-conversation")),
+        user_scope("tenant-1", same_id),
+        user_scope("tenant-2", same_id),
+        StateScope::Team(same_id.into()),
+    ];
+    for (i, scope) in scopes.iter().enumerate() {
+        s.store
+            .save_state(scope, "prefs", &json!({"i": i}), None, NOW)
+            .await
+            .unwrap();
+    }
+    for (i, scope) in scopes.iter().enumerate() {
+        assert_eq!(
+            s.store.load_state(scope, "prefs", NOW).await.unwrap(),
+            Some(json!({"i": i})),
+            "{scope:?}"
+        );
+    }
+    assert_eq!(s.store.load_state(&scopes[0], "other-name", NOW).await.unwrap(), None);
+    assert!(s.store.delete_state(&scopes[0], "prefs", NOW).await.unwrap());
+    for (i, scope) in scopes.iter().enumerate().skip(1) {
+        assert_eq!(
+            s.store.load_state(scope, "prefs", NOW).await.unwrap(),
+            Some(json!({"i": i})),
+            "deleting in one scope leaves {scope:?}"
+        );
+    }
+}
+
+async fn state_overwrite_replaces_and_delete_removes(s: Subject) {
+    for scope in state_scopes() {
+        s.store
+            .save_state(&scope, "draft", &json!({"a": 1, "b": 2}), None, NOW)
+            .await
+            .unwrap();
+        s.store
+            .save_state(&scope, "draft", &json!({"c": 3}), None, NOW)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.store.load_state(&scope, "draft", NOW).await.unwrap(),
+            Some(json!({"c": 3})),
+            "the last write replaces the whole value, no merge"
+        );
+        s.store
+            .save_state(&scope, "draft", &json!(["x"]), None, NOW)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.store.load_state(&scope, "draft", NOW).await.unwrap(),
+            Some(json!(["x"]))
+        );
+
+        assert!(
+            s.store.delete_state(&scope, "draft", NOW).await.unwrap(),
+            "it was there"
+        );
+        assert_eq!(s.store.load_state(&scope, "draft", NOW).await.unwrap(), None);
+        assert!(
+            !s.store.delete_state(&scope, "draft", NOW).await.unwrap(),
+            "already gone"
+        );
+        assert!(!s.store.delete_state(&scope, "never-saved", NOW).await.unwrap());
+    }
+}
+
+async fn state_expires_after_its_ttl(s: Subject) {
+    for scope in state_scopes() {
+        s.store
+            .save_state(&scope, "session", &json!({"step": 2}), Some(60), NOW)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.store.load_state(&scope, "session", NOW.plus_secs(59)).await.unwrap(),
+            Some(json!({"step": 2}))
+        );
+        assert_eq!(
+            s.store.load_state(&scope, "session", NOW.plus_secs(61)).await.unwrap(),
+            None
+        );
+        assert!(
+            !s.store
+                .delete_state(&scope, "session", NOW.plus_secs(61))
+                .await
+                .unwrap(),
+            "an expired value counts as absent"
+        );
+
+        // Saving again after expiry starts afresh; saving without a TTL keeps the value.
+        let later = NOW.plus_secs(61);
+        s.store
+            .save_state(&scope, "session", &json!({"step": 1}), Some(60), later)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.store
+                .load_state(&scope, "session", later.plus_secs(59))
+                .await
+                .unwrap(),
+            Some(json!({"step": 1}))
+        );
+        s.store
+            .save_state(&scope, "session", &json!({"step": 3}), None, later)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.store
+                .load_state(&scope, "session", later.plus_secs(3600))
+                .await
+                .unwrap(),
+            Some(json!({"step": 3})),
+            "an overwrite without a TTL drops the old expiry"
+        );
+    }
+}
+
+async fn state_invalid_input_writes_nothing(s: Subject) {
+    let invalid = |r: Result<(), StoreError>| matches!(r, Err(StoreError::Invalid(_)));
+    let v = json!({"x": 1});
+    let empty_scopes = [
+        StateScope::Conversation(conv("")),
+        user_scope("", "29:u"),
+        user_scope("tenant-1", ""),
+        StateScope::Team(String::new()),
+    ];
+    for scope in &empty_scopes {
+        assert!(
+            invalid(s.store.save_state(scope, "n", &v, None, NOW).await),
+            "{scope:?}"
+        );
+        assert!(matches!(
+            s.store.load_state(scope, "n", NOW).await,
+            Err(StoreError::Invalid(_))
+        ));
+        assert!(matches!(
+            s.store.delete_state(scope, "n", NOW).await,
+            Err(StoreError::Invalid(_))
+        ));
+    }
+    let scope = StateScope::Conversation(conv("a:invalid"));
+    assert!(invalid(s.store.save_state(&scope, "", &v, None, NOW).await));
+    assert!(matches!(
+        s.store.load_state(&scope, "", NOW).await,
+        Err(StoreError::Invalid(_))
+    ));
+    assert!(matches!(
+        s.store.delete_state(&scope, "", NOW).await,
+        Err(StoreError::Invalid(_))
+    ));
+
+    // The size guard counts the value's JSON: a string's two quotes included.
+    let at_limit = json!("x".repeat(store::MAX_STATE_BYTES - 2));
+    let over = json!("x".repeat(store::MAX_STATE_BYTES - 1));
+    s.store.save_state(&scope, "big", &at_limit, None, NOW).await.unwrap();
+    assert_eq!(
+        s.store.load_state(&scope, "big", NOW).await.unwrap(),
+        Some(at_limit.clone()),
+        "exactly 64 KiB is accepted"
+    );
+    let err = s.store.save_state(&scope, "big", &over, None, NOW).await.unwrap_err();
+    assert!(matches!(err, StoreError::Invalid("state value over 64 KiB")), "{err:?}");
+    assert_eq!(
+        s.store.load_state(&scope, "big", NOW).await.unwrap(),
+        Some(at_limit),
+        "a refused save leaves the old value"
+    );
+    let many: Vec<Value> = (0..20_000).map(|i| json!({"i": i})).collect();
+    assert!(invalid(
+        s.store.save_state(&scope, "fresh", &json!(many), None, NOW).await
+    ));
+    assert_eq!(
+        s.store.load_state(&scope, "fresh", NOW).await.unwrap(),
+        None,
+        "nothing written"
+    );
+}
+
+async fn state_ids_containing_hash_do_not_collide(s: Subject) {
+    let scopes = [
+        user_scope("a", "b#c"),
+        user_scope("a#b", "c"),
+        user_scope("a%23b", "c"),
+        user_scope("a", "b"),
+        StateScope::Conversation(conv("a#b")),
+        StateScope::Conversation(conv("a")),
+        StateScope::Team("a#b".into()),
+        StateScope::Team("U#a".into()),
+        StateScope::Conversation(conv("U#a#b")),
+    ];
+    for (i, scope) in scopes.iter().enumerate() {
+        s.store.save_state(scope, "n#1", &json!(i), None, NOW).await.unwrap();
+    }
+    for (i, scope) in scopes.iter().enumerate() {
+        assert_eq!(
+            s.store.load_state(scope, "n#1", NOW).await.unwrap(),
+            Some(json!(i)),
+            "{scope:?}"
+        );
+        assert_eq!(s.store.load_state(scope, "n", NOW).await.unwrap(), None, "{scope:?}");
+    }
 }
 
 /// Runs every case on a fresh subject from `make`, then reports.
