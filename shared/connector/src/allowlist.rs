@@ -39,6 +39,8 @@ struct Prefix {
 /// The allowlist: Teams hosts plus configured prefixes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ServiceUrlAllowlist {
+    /// Any loopback URL (http or https) is allowed too: only for anonymous mode, where no token is ever sent.
+    any_loopback: bool,
     prefixes: Vec<Prefix>,
     allowed: Memo,
 }
@@ -110,9 +112,20 @@ impl ServiceUrlAllowlist {
             })
             .collect::<Result<Vec<_>, RefusedUrl>>()?;
         Ok(Self {
+            any_loopback: false,
             prefixes,
             allowed: Memo::default(),
         })
+    }
+
+    /// The same list that also allows every loopback serviceUrl (`http://localhost:56150/_connector`, ...). For
+    /// anonymous local runs only, where no token is ever attached (a local emulator such as Microsoft's Agents
+    /// Playground mocks the Connector on a loopback port); whenever a token exists the list stays strict.
+    #[must_use]
+    pub fn allowing_loopback(mut self) -> Self {
+        self.any_loopback = true;
+        self.allowed = Memo::default();
+        self
     }
 
     /// Parses a comma-separated list (as in `BOT_ALLOWED_SERVICE_URLS`); empty items are ignored.
@@ -146,6 +159,9 @@ impl ServiceUrlAllowlist {
             && url.port().is_none()
             && matches!(&host, Host::Domain(d) if TEAMS_HOSTS.contains(d))
         {
+            return Ok(url);
+        }
+        if self.any_loopback && is_loopback(&host) {
             return Ok(url);
         }
         let port = url.port_or_known_default();
@@ -232,6 +248,35 @@ mod tests {
 
     fn list() -> ServiceUrlAllowlist {
         ServiceUrlAllowlist::from_csv("http://127.0.0.1:3979/amer/, https://proxy.example.com/teams").unwrap()
+    }
+
+    #[test]
+    fn loopback_is_allowed_only_when_asked_for_anonymous_mode() {
+        let playground = "http://localhost:56150/_connector";
+        let strict = ServiceUrlAllowlist::default();
+        assert!(
+            strict.check(playground).is_err(),
+            "a token may exist: loopback needs a configured prefix"
+        );
+        let anonymous = ServiceUrlAllowlist::default().allowing_loopback();
+        for u in [
+            playground,
+            "http://127.0.0.1:3979/x/",
+            "https://[::1]:8443/",
+            "http://LOCALHOST:1/",
+        ] {
+            assert!(anonymous.check(u).is_ok(), "{u}");
+        }
+        // Still nothing but loopback and the Teams hosts.
+        for u in [
+            "http://example.com/",
+            "https://evil.example/",
+            "http://10.0.0.1/",
+            "http://127.0.0.1.nip.io/",
+        ] {
+            assert!(anonymous.check(u).is_err(), "{u}");
+        }
+        assert!(anonymous.check("https://smba.trafficmanager.net/amer/").is_ok());
     }
 
     #[test]
