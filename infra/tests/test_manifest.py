@@ -24,7 +24,7 @@ PKG = INFRA / "appPackage"
 MANIFEST = json.loads((PKG / "manifest.json").read_text())
 SCHEMA_DIR = os.environ.get("TEAMS_SCHEMA_DIR", "")
 
-# CONTRACT.md / the reference bot's commands.
+# docs/contract.md / the reference bot's commands.
 COMMANDS = {
     "help", "whoami", "card", "picture", "update", "delete", "dm me", "new thread", "members", "subscribe", "unsubscribe",
 }

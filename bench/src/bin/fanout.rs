@@ -69,7 +69,7 @@ async fn main() -> anyhow::Result<()> {
     env.insert("WELCOME_ROSTER".into(), "true".into());
     let mut config = Config::from_lookup(Runtime::Devserver, |k| env.get(k).cloned())?;
     config.connector.tenant_requests_per_second = Some(u32::try_from(pace)?);
-    let (app, changes) = App::build(&config).await?;
+    let (app, changes) = App::build(&config, std::sync::Arc::new(reference_bot::ReferenceBot)).await?;
     let changes = changes.context("the embedded store answers change events")?;
     tokio::spawn(service::background::run_change_feed(app.clone(), changes));
     fake.clear_calls();
@@ -85,8 +85,8 @@ async fn main() -> anyhow::Result<()> {
         service_url: fake.service_url(),
         conversation_id: ConversationId::from(TEAM_ID),
         bot: ChannelAccount {
-            id: app.bot.id.clone(),
-            name: Some(app.bot.name.clone()),
+            id: app.identity.id.clone(),
+            name: Some(app.identity.name.clone()),
             ..ChannelAccount::default()
         },
         installed_by: None,

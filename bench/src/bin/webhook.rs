@@ -301,7 +301,7 @@ fn log_file(dir: &Path, name: &str) -> anyhow::Result<(Stdio, Stdio)> {
     Ok((Stdio::from(f.try_clone()?), Stdio::from(f)))
 }
 
-/// The bot's environment (CONTRACT.md names) for this world.
+/// The bot's environment (docs/contract.md names) for this world.
 fn bot_env(world: &World) -> Vec<(String, String)> {
     let mut env = world.fake.env();
     env.push((

@@ -1,17 +1,6 @@
-//! The proactive Lambda: the EventBridge schedule (due polling messages), outbox stream items, and direct
-//! notify invokes (CONTRACT.md "Proactive operations"). Behaviour lives in `service`.
-
-use lambda_runtime::{Error, LambdaEvent, run, service_fn};
-use serde_json::Value;
-use service::{App, Runtime, TenantPacing};
+//! The proactive Lambda (the schedule, outbox stream items, direct notify invokes), running the reference bot.
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    service::telemetry::init();
-    let app = App::from_env(Runtime::Lambda, TenantPacing::Shared).await?;
-    let app = &app;
-    run(service_fn(move |event: LambdaEvent<Value>| async move {
-        Ok::<Value, Error>(service::stream::proactive_event(app, &event.payload).await)
-    }))
-    .await
+async fn main() -> Result<(), teams_bot::Error> {
+    teams_bot::lambda::proactive(reference_bot::ReferenceBot).await
 }

@@ -1,17 +1,6 @@
-//! The welcome Lambda: DynamoDB stream INSERTs of team-install and first-contact claims -> welcome messages,
-//! with partial batch failure reports. Behaviour lives in `service`.
-
-use lambda_runtime::{Error, LambdaEvent, run, service_fn};
-use serde_json::Value;
-use service::{App, Runtime, TenantPacing};
+//! The welcome Lambda (DynamoDB stream of install and first-contact claims), running the reference bot.
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    service::telemetry::init();
-    let app = App::from_env(Runtime::Lambda, TenantPacing::Shared).await?;
-    let app = &app;
-    run(service_fn(move |event: LambdaEvent<Value>| async move {
-        Ok::<Value, Error>(service::stream::batch(app, &event.payload, service::stream::welcome_item).await)
-    }))
-    .await
+async fn main() -> Result<(), teams_bot::Error> {
+    teams_bot::lambda::welcome(reference_bot::ReferenceBot).await
 }

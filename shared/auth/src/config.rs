@@ -26,7 +26,7 @@ pub enum ConfigError {
     InsecureMetadataUrl(String),
 }
 
-/// What the verifier and the key source need, from the environment (names and defaults as in CONTRACT.md).
+/// What the verifier and the key source need, from the environment (names and defaults as in docs/contract.md).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuthConfig {
     /// `MICROSOFT_APP_ID`: the required audience. Empty means anonymous mode (see [`crate::AuthMode`]).

@@ -20,7 +20,6 @@ pub const ALLOWED_ALGORITHMS: [Algorithm; 3] = [Algorithm::RS256, Algorithm::RS3
 /// Why a request was refused. [`AuthError::status`] is the webhook's answer and [`AuthError::reason`] a short
 /// text safe to send back; neither ever contains the token.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum AuthError {
     /// No `Authorization` header (or an empty one).
     #[error("missing authorization header")]
@@ -79,7 +78,7 @@ pub enum AuthError {
 }
 
 impl AuthError {
-    /// The HTTP status per CONTRACT.md: 401 for a missing or invalid token, 403 for a failed endorsement,
+    /// The HTTP status per docs/contract.md: 401 for a missing or invalid token, 403 for a failed endorsement,
     /// serviceUrl mismatch or tenant not allowed, 503 when keys cannot be obtained (so the channel retries).
     #[must_use]
     pub fn status(&self) -> StatusCode {

@@ -1,4 +1,4 @@
-//! The connector's configuration, read once from the environment (names in CONTRACT.md).
+//! The connector's configuration, read once from the environment (names in docs/contract.md).
 
 use crate::allowlist::{RefusedUrl, ServiceUrlAllowlist};
 use crate::retry::RetryPolicy;
@@ -19,7 +19,6 @@ pub enum AppType {
 
 /// A configuration problem.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum ConfigError {
     #[error("MICROSOFT_APP_TYPE must be SingleTenant or MultiTenant, not {0:?}")]
     AppType(String),

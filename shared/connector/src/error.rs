@@ -9,7 +9,6 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Why a Connector call failed.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum ConnectorError {
     /// The serviceUrl is not allowlisted: nothing was sent.
     #[error(transparent)]

@@ -14,7 +14,6 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 /// One call made to a [`RecordingConnector`].
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ConnectorCall {
     CreateConversation {
         service_url: String,

@@ -26,7 +26,6 @@ pub trait ClientSecretSource: Send + Sync + std::fmt::Debug {
 
 /// Why no token could be had.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum TokenError {
     /// The token endpoint could not be reached (or timed out).
     #[error("token endpoint unreachable")]

@@ -56,7 +56,6 @@ pub struct Activity {
 
 /// The kinds of activity, by `type`.
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ActivityKind {
     /// `message`: text, attachments, or a card's submitted `value`.
     Message(Message),

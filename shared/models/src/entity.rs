@@ -8,7 +8,6 @@ use serde_json::{Map, Value};
 /// One entry of `entities`. Known kinds are typed; a known kind with a malformed field is an error, never
 /// silently [`Entity::Other`].
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum Entity {
     /// `type: "mention"`.
     Mention(Mention),

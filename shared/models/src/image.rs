@@ -56,7 +56,6 @@ pub struct ImageInfo {
 
 /// Why a picture cannot be sent to Teams.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
 pub enum ImageError {
     /// The bytes are not a PNG, JPEG or GIF.
     #[error("not a PNG, JPEG or GIF image")]

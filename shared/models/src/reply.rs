@@ -28,6 +28,20 @@ impl Activity {
     }
 }
 
+impl From<&str> for Activity {
+    /// A message with this text ([`Activity::message`]).
+    fn from(text: &str) -> Self {
+        Self::message(text)
+    }
+}
+
+impl From<String> for Activity {
+    /// A message with this text ([`Activity::message`]).
+    fn from(text: String) -> Self {
+        Self::message(text)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::{Activity, ActivityKind, ChannelAccount, ConversationAccount};

@@ -1,7 +1,7 @@
 //! The demo card and picture.
 
-use models::{Activity, ActivityKind, Attachment, CardAction, HeroCard, ImageError};
 use serde_json::json;
+use teams_bot::models::{Activity, ActivityKind, Attachment, CardAction, HeroCard, ImageError};
 
 /// The picture the `picture` command sends: a 32x32 PNG shipped in the binary.
 pub(crate) const PICTURE: &[u8] = include_bytes!("../assets/picture.png");
@@ -63,7 +63,7 @@ pub(crate) fn picture_message() -> Result<Activity, ImageError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use models::attachment::{ADAPTIVE_CARD, HERO_CARD};
+    use teams_bot::models::attachment::{ADAPTIVE_CARD, HERO_CARD};
 
     #[test]
     fn picture_is_an_inline_png_data_url() {
@@ -81,10 +81,10 @@ mod tests {
 
     #[test]
     fn the_shipped_picture_is_within_teams_limits() {
-        let info = models::check_image(PICTURE).unwrap();
+        let info = teams_bot::models::check_image(PICTURE).unwrap();
         assert_eq!(
             (info.format, info.width, info.height),
-            (models::ImageFormat::Png, 32, 32)
+            (teams_bot::models::ImageFormat::Png, 32, 32)
         );
     }
 

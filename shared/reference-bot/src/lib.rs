@@ -1,110 +1,53 @@
-//! The reference bot's behaviour, as pure decisions.
+//! The reference bot: every command the README lists, written as one implementation of the public bot API
+//! ([`teams_bot::Bot`]) and nothing else. Its words are those of docs/contract.md ("The reference bot's words").
 //!
-//! Nothing here does I/O. An inbound [`models::Activity`] goes in; data describing what to do comes out:
-//!
-//! - [`decide`] answers a user's activity with a [`Decision`]: replies to post, or a plan of Connector calls
-//!   (create a 1:1 chat, start a channel thread, read the roster, send-then-update, subscribe to a poll, ...)
-//!   whose messages are already built. The executor (in the `service` crate) runs the plan against the
-//!   connector and store ports and, where the outcome matters, calls back into a plan's method to build the
-//!   final message (for example [`MembersPlan::finish`] with the roster pages it read).
-//! - [`welcome_triggers`] says which install, first-contact and uninstall claims an activity carries; the store
-//!   decides "first" with a conditional write and the welcome function sends [`welcome`] texts.
-//! - [`poll`] holds the check-in poll: its card, its state, and [`poll::apply_vote`].
-//!
-//! The words the bot says are those of CONTRACT.md ("The reference bot's words").
+//! - [`ReferenceBot::on_message`](teams_bot::Bot::on_message): `help`, `whoami`, `card`, `picture`, `mention me`,
+//!   `dm me`, `new thread`, `members`, `update`, `delete`, `subscribe [minutes]`, `unsubscribe`, else the echo.
+//! - Welcomes: one in a team's General channel per install, one per user's first personal chat.
+//! - The check-in poll: a scheduled job ([`poll::POLL_JOB`]) posting an Adaptive Card; answers (card actions)
+//!   update that same card in place with the stored tally.
 
 mod cards;
-mod decide;
+mod commands;
 pub mod poll;
 mod reply;
 mod roster;
 mod text;
 pub mod welcome;
 
-pub use decide::{
-    Decision, DeleteDemoPlan, DmMePlan, HELP_TEXT, Ignored, MEMBERS_PAGE_SIZE, MembersPlan, NewThreadPlan, PollAnswer,
-    SubscribePlan, UnsubscribePlan, UpdateDemoPlan, decide,
-};
+pub use commands::{HELP_TEXT, MEMBERS_PAGE_SIZE};
 pub use reply::mention_back;
 pub use roster::{MAX_NAMES_LISTED, roster_text};
-pub use text::{command_of, echo_text, is_bot_mentioned, strip_bot_mentions};
-pub use welcome::{WelcomeTrigger, welcome_triggers};
+pub use text::{command_of, echo_text};
 
-use models::ChannelAccount;
+use teams_bot::{
+    Activity, Bot, BotError, CardAction, Context, IncomingMessage, InvokeResponse, JobRun, PersonalWelcome, TeamWelcome,
+};
 
-/// Who the bot is: its account id (`28:<appId>`) and display name.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct BotIdentity {
-    /// The bot's account id as Teams writes it in `recipient.id` and mentions: `28:<appId>`.
-    pub id: String,
-    /// The bot's display name.
-    pub name: String,
-}
+/// The reference bot. It keeps no state of its own: its name is the runtime's `BOT_NAME`, its polls are
+/// scheduled jobs in the bot's store.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReferenceBot;
 
-impl BotIdentity {
-    /// An identity from an account id (`28:<appId>`) and a display name.
-    #[must_use]
-    pub fn new(id: impl Into<String>, name: impl Into<String>) -> Self {
-        Self {
-            id: id.into(),
-            name: name.into(),
-        }
+#[teams_bot::async_trait]
+impl Bot for ReferenceBot {
+    async fn on_message(&self, ctx: &Context<'_>, message: &IncomingMessage<'_>) -> Result<(), BotError> {
+        commands::on_message(ctx, message).await
     }
 
-    /// The identity of the bot registered with `app_id`: account id `28:<app_id>`.
-    #[must_use]
-    pub fn from_app_id(app_id: &str, name: impl Into<String>) -> Self {
-        Self::new(format!("28:{app_id}"), name)
+    async fn on_card_action(&self, ctx: &Context<'_>, action: &CardAction<'_>) -> Result<InvokeResponse, BotError> {
+        poll::on_card_action(ctx, action).await
     }
 
-    /// The bot as a channel account (`from` of what it sends, `bot` of a create request).
-    #[must_use]
-    pub fn account(&self) -> ChannelAccount {
-        ChannelAccount::new(self.id.clone(), Some(self.name.clone()))
+    async fn team_welcome(&self, team: &TeamWelcome<'_>) -> Option<Activity> {
+        Some(welcome::team_welcome(team.team_name, &team.bot.name))
     }
 
-    /// Whether `id` names this bot: the configured id or the inbound activity's `recipient.id` (in anonymous
-    /// local mode the recipient is the only id we know). Ids are compared exactly; an empty id names nobody.
-    #[must_use]
-    pub fn is_me(&self, id: &str, recipient: Option<&ChannelAccount>) -> bool {
-        !id.is_empty() && (id == self.id || recipient.is_some_and(|r| r.id == id))
+    async fn personal_welcome(&self, user: &PersonalWelcome<'_>) -> Option<Activity> {
+        Some(welcome::personal_welcome(user.user.name.as_deref(), &user.bot.name))
     }
 
-    /// The ids this bot answers to for an activity: its `recipient.id`, then the configured id if different.
-    pub(crate) fn ids_for<'a>(&'a self, recipient: Option<&'a ChannelAccount>) -> impl Iterator<Item = &'a str> {
-        let recipient = recipient.map(|r| r.id.as_str()).filter(|r| !r.is_empty());
-        let configured = Some(self.id.as_str()).filter(|c| !c.is_empty() && Some(*c) != recipient);
-        recipient.into_iter().chain(configured)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn identity_from_app_id_has_the_28_prefix() {
-        let bot = BotIdentity::from_app_id("abc", "Bot");
-        assert_eq!(bot.id, "28:abc");
-        assert_eq!(bot.account().name.as_deref(), Some("Bot"));
-    }
-
-    #[test]
-    fn is_me_matches_the_configured_id_or_the_recipient_exactly() {
-        let bot = BotIdentity::from_app_id("abc", "Bot");
-        assert!(bot.is_me("28:abc", None));
-        assert!(!bot.is_me("abc", None));
-        assert!(!bot.is_me("29:abc-user", None));
-        assert!(!bot.is_me("", None));
-        let recipient = ChannelAccount::new("28:other", None);
-        assert!(bot.is_me("28:other", Some(&recipient)));
-        let anonymous = BotIdentity::new("", "Bot");
-        assert!(!anonymous.is_me("", Some(&ChannelAccount::new("", None))));
-        let ids: Vec<_> = bot.ids_for(Some(&recipient)).collect();
-        assert_eq!(ids, ["28:other", "28:abc"]);
-        let same = ChannelAccount::new("28:abc", None);
-        let ids: Vec<_> = bot.ids_for(Some(&same)).collect();
-        assert_eq!(ids, ["28:abc"]);
-        assert_eq!(anonymous.ids_for(None).count(), 0);
+    async fn on_job(&self, ctx: &Context<'_>, job: &JobRun<'_>) -> Result<(), BotError> {
+        poll::on_job(ctx, job).await
     }
 }

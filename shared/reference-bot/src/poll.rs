@@ -1,23 +1,26 @@
 //! The check-in poll: what a conversation subscribes to, the card posted at each due time, and the votes that
 //! update that same card in place.
 //!
-//! The state of one posted poll ([`PollState`]) is stored by the executor beside the posted message's id, keyed
-//! by `(poll_id, slot)`. A vote arrives either as a card submit (`message` with `value` and no text, from
-//! `Action.Submit`) or as an `invoke` named `adaptiveCard/action` (from `Action.Execute`); both carry the
-//! [`PollVote`] data the card's buttons hold. The executor loads the state, checks the vote with [`apply_vote`]
-//! (this slot, an existing choice), stores the vote as its own item (the store's `record_vote`: simultaneous
-//! votes never contend), and PUTs [`poll_message`] of the state with the stored tally over the posted message.
+//! A subscription is a scheduled job ([`POLL_JOB`]) of the conversation; each run posts [`poll_message`] and
+//! saves the posted poll's [`PollState`] and message id in the job's data. A vote arrives as a card action (an
+//! `Action.Submit` or an `adaptiveCard/action` invoke) carrying the [`PollVote`] data the card's buttons hold. It
+//! is checked against the poll posted in *this* conversation with [`apply_vote`] (this slot, an existing choice;
+//! a vote naming another conversation's poll is refused), stored as its own answer (simultaneous votes never
+//! contend), and [`poll_message`] with the stored tally is PUT over the posted message.
 
 use crate::cards::with_attachment;
-use models::{Activity, Attachment, ChannelAccount};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
+use teams_bot::models::{Activity, ActivityId, Attachment, ChannelAccount};
+use teams_bot::{BotError, CardAction, Context, IncomingMessage, InvokeResponse, JobRun};
 
 /// The `action` value in a poll button's `data` (and the `verb` of an `Action.Execute`).
 pub const VOTE_ACTION: &str = "pollVote";
-/// The name of the invoke an `Action.Execute` sends.
-pub const ADAPTIVE_CARD_ACTION: &str = "adaptiveCard/action";
+/// The name of the poll's scheduled job (one per conversation).
+pub const POLL_JOB: &str = "poll";
+/// How many times one vote shows the poll card: once, and again while other votes keep landing meanwhile.
+const CARD_ROUNDS: usize = 3;
 /// Default minutes between two polls.
 pub const DEFAULT_INTERVAL_MINUTES: u32 = 24 * 60;
 /// Longest interval `subscribe <minutes>` accepts (a week).
@@ -209,15 +212,142 @@ pub fn poll_message(state: &PollState) -> Activity {
     with_attachment(None, poll_card(state))
 }
 
-/// The body of the HTTP answer to an `adaptiveCard/action` invoke that recorded a vote: a short message Teams
-/// shows to the voter.
+/// The answer to an `adaptiveCard/action` invoke that recorded a vote: a short message Teams shows the voter.
 #[must_use]
-pub fn vote_invoke_response() -> Value {
-    json!({
-        "statusCode": 200,
-        "type": "application/vnd.microsoft.activity.message",
-        "value": "Thanks, your answer is in."
+pub fn vote_invoke_response() -> InvokeResponse {
+    InvokeResponse::message("Thanks, your answer is in.")
+}
+
+/// What the poll job keeps between runs: the poll asked, and the last posted poll with its message id.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PollData {
+    #[serde(default)]
+    poll: PollDefinition,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    state: Option<PollState>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    message_id: Option<ActivityId>,
+}
+
+/// A due poll: post a fresh card for this slot and remember it (its state and message id) for the votes.
+pub(crate) async fn on_job(ctx: &Context<'_>, job: &JobRun<'_>) -> Result<(), BotError> {
+    if job.name != POLL_JOB {
+        return Ok(());
+    }
+    let mut data: PollData = serde_json::from_value(job.data.clone()).unwrap_or_default();
+    let state = PollState::new(ctx.conversation_id().as_str(), job.slot.0.to_string(), &data.poll);
+    let sent = ctx.send(poll_message(&state)).await?;
+    data.state = Some(state);
+    data.message_id = Some(sent);
+    ctx.jobs().save_data(POLL_JOB, to_value(&data)).await?;
+    Ok(())
+}
+
+fn to_value(data: &PollData) -> Value {
+    serde_json::to_value(data).unwrap_or(Value::Null)
+}
+
+/// A card action: a poll vote is recorded and the card updated; anything else is not ours.
+pub(crate) async fn on_card_action(ctx: &Context<'_>, action: &CardAction<'_>) -> Result<InvokeResponse, BotError> {
+    let vote = if action.is_invoke {
+        match action.verb {
+            Some(verb) if verb != VOTE_ACTION => None,
+            Some(_) | None => PollVote::from_submit(action.data, action.from),
+        }
+    } else {
+        PollVote::from_submit(action.data, action.from)
+    };
+    let Some(vote) = vote else {
+        return Ok(InvokeResponse::ok());
+    };
+    let counted = record_vote(ctx, &vote, action.message_id).await?;
+    Ok(match (action.is_invoke, counted) {
+        (true, true) => vote_invoke_response(),
+        (true, false) => InvokeResponse::message("Sorry, this poll is no longer open here."),
+        (false, _) => InvokeResponse::ok(),
     })
+}
+
+/// A vote in a message's `value` (an `Action.Submit` that also carries text): counted as a vote.
+pub(crate) async fn vote_in_message(ctx: &Context<'_>, message: &IncomingMessage<'_>) -> Result<bool, BotError> {
+    let Some(vote) = message
+        .message
+        .value
+        .as_ref()
+        .and_then(|v| PollVote::from_submit(v, message.from))
+    else {
+        return Ok(false);
+    };
+    record_vote(ctx, &vote, message.activity.reply_to_id.as_ref()).await?;
+    Ok(true)
+}
+
+/// Checks the vote against the poll posted in this conversation, stores it, and shows the stored tally on the
+/// poll's card. A vote that does not apply is logged and dropped.
+/// Answers whether the vote was counted.
+async fn record_vote(ctx: &Context<'_>, vote: &PollVote, message_id: Option<&ActivityId>) -> Result<bool, BotError> {
+    let jobs = ctx.jobs();
+    let Some(job) = jobs.get(POLL_JOB).await? else {
+        tracing::info!(poll = %vote.poll_id, "vote for a poll that is no longer subscribed");
+        return Ok(false);
+    };
+    let mut data: PollData = serde_json::from_value(job.data).unwrap_or_default();
+    let Some(mut state) = data.state.take() else {
+        tracing::info!(poll = %vote.poll_id, "vote for a poll that has not been posted");
+        return Ok(false);
+    };
+    // This conversation's poll, this slot and an existing choice: a stale, forged or other conversation's submit
+    // is refused before anything is stored.
+    if let Err(e) = apply_vote(&state, vote) {
+        tracing::info!(error = %e, "vote refused");
+        return Ok(false);
+    }
+    jobs.record_answer(POLL_JOB, &vote.slot, &vote.voter.id, vote.choice)
+        .await?;
+    let Some(message_id) = message_id.cloned().or(data.message_id) else {
+        return Ok(true);
+    };
+    // The card shows the tally as stored. Votes landing while ours is shown make the tally read again and the
+    // card shown again (at most CARD_ROUNDS times), so the last voter's PUT carries every vote before it.
+    let earlier = std::mem::take(&mut state.votes);
+    let mut shown = None;
+    for _ in 0..CARD_ROUNDS {
+        let stored = jobs.answers(POLL_JOB, &vote.slot).await?;
+        if shown.as_ref() == Some(&stored) {
+            break;
+        }
+        state.votes = earlier.clone();
+        state.votes.extend(stored.iter().cloned());
+        if !show_poll(ctx, &message_id, &state).await? {
+            break;
+        }
+        shown = Some(stored);
+    }
+    Ok(true)
+}
+
+/// Updates the poll card to `state`; `false` when it cannot be: a card deleted in Teams is posted again (and
+/// remembered), a bot removed from the conversation ends the subscription.
+async fn show_poll(ctx: &Context<'_>, message_id: &ActivityId, state: &PollState) -> Result<bool, BotError> {
+    let error = match ctx.update(message_id, poll_message(state)).await {
+        Ok(()) => return Ok(true),
+        Err(e) => e,
+    };
+    if error.is_not_found() {
+        let sent = ctx.send(poll_message(state)).await?;
+        if let Some(job) = ctx.jobs().get(POLL_JOB).await? {
+            let mut data: PollData = serde_json::from_value(job.data).unwrap_or_default();
+            data.message_id = Some(sent);
+            ctx.jobs().save_data(POLL_JOB, to_value(&data)).await?;
+        }
+        return Ok(false);
+    }
+    if error.is_bot_removed() {
+        ctx.jobs().cancel(POLL_JOB).await?;
+        tracing::info!(conversation = %ctx.conversation_id(), "poll subscription ended: the bot was removed");
+    }
+    Err(error)
 }
 
 fn votes_word(n: usize) -> String {
@@ -345,6 +475,6 @@ mod tests {
             .is_none()
         );
         assert!(PollVote::from_submit(&json!("text"), &voter("29:a")).is_none());
-        assert_eq!(vote_invoke_response()["statusCode"], 200);
+        assert_eq!(vote_invoke_response().body["statusCode"], 200);
     }
 }

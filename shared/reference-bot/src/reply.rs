@@ -1,6 +1,6 @@
 //! @mentioning someone in a message.
 
-use models::{Activity, ChannelAccount};
+use teams_bot::models::{Activity, ChannelAccount};
 
 /// A message that @mentions `user`: `<before><at>Name</at><after>` in the text (the name HTML-escaped) and the
 /// matching `mention` entity. A user without a name is mentioned by their id.

@@ -1,6 +1,6 @@
 //! The `members` answer.
 
-use models::connector::PagedMembersResult;
+use teams_bot::models::connector::PagedMembersResult;
 
 /// How many names the `members` answer lists before saying "and N more" (keeps the message far under the
 /// Connector's size limit).
@@ -42,7 +42,7 @@ pub fn roster_text(pages: &[PagedMembersResult]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use models::TeamsChannelAccount;
+    use teams_bot::models::TeamsChannelAccount;
 
     fn page(names: &[&str], token: Option<&str>) -> PagedMembersResult {
         PagedMembersResult {

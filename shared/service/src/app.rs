@@ -1,9 +1,10 @@
 //! The running bot: its identity and the adapters behind each port, built once at cold start.
 
+use crate::adapters::pacing::StorePace;
+use crate::adapters::secrets::SecretsManagerSecret;
+use crate::api::{Bot, BotIdentity};
 use crate::config::{Config, Runtime, StateChoice};
-use crate::pacing::StorePace;
 use auth::{AuthMode, Authenticator};
-use bot::BotIdentity;
 use connector::{Connector, HttpConnector, InProcessRateLimiter, ServiceUrlAllowlist};
 use std::sync::Arc;
 use store::{ChangeEvent, DynamoStore, EmbeddedStore, Store};
@@ -18,10 +19,13 @@ pub enum Inbound {
     Verified(Arc<Authenticator>),
 }
 
-/// The bot with its ports. Cheap to clone (everything is shared).
-#[derive(Clone, Debug)]
+/// The user's bot with the runtime's ports. Cheap to clone (everything is shared).
+#[derive(Clone)]
 pub struct App {
-    pub bot: BotIdentity,
+    /// Who the bot is (its account id and name).
+    pub identity: BotIdentity,
+    /// The user's handlers.
+    pub bot: Arc<dyn Bot>,
     pub connector: Arc<dyn Connector>,
     pub store: Arc<dyn Store>,
     pub inbound: Inbound,
@@ -30,6 +34,19 @@ pub struct App {
     pub service_urls: ServiceUrlAllowlist,
     /// Also welcome each team member 1:1 when the bot is added to a team.
     pub welcome_roster: bool,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("identity", &self.identity)
+            .field("connector", &self.connector)
+            .field("store", &self.store)
+            .field("inbound", &self.inbound)
+            .field("service_urls", &self.service_urls)
+            .field("welcome_roster", &self.welcome_roster)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why the bot cannot start.
@@ -49,55 +66,12 @@ pub enum StartupError {
     Secret { arn: String, message: String },
 }
 
-/// The client secret in Secrets Manager, at the ARN [`crate::config::SECRET_ARN_VAR`] names (the secret's whole
-/// `SecretString`): read at start, and again when the token endpoint refuses the one in use (the secret was put or
-/// rotated after this instance started).
-#[derive(Debug)]
-struct SecretsManagerSecret {
-    client: aws_sdk_secretsmanager::Client,
-    arn: String,
-}
-
-impl SecretsManagerSecret {
-    fn new(sdk: &aws_config::SdkConfig, arn: &str) -> Self {
-        Self {
-            client: aws_sdk_secretsmanager::Client::new(sdk),
-            arn: arn.to_owned(),
-        }
-    }
-
-    async fn get(&self) -> Result<secrecy::SecretString, StartupError> {
-        let secret_error = |message: String| StartupError::Secret {
-            arn: self.arn.clone(),
-            message,
-        };
-        let answer = self
-            .client
-            .get_secret_value()
-            .secret_id(&self.arn)
-            .send()
-            .await
-            .map_err(|e| secret_error(aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string()))?;
-        let secret = answer
-            .secret_string()
-            .ok_or_else(|| secret_error("the secret has no SecretString".to_owned()))?;
-        Ok(secrecy::SecretString::from(secret.to_owned()))
-    }
-}
-
-#[async_trait::async_trait]
-impl connector::ClientSecretSource for SecretsManagerSecret {
-    async fn read(&self) -> Result<secrecy::SecretString, String> {
-        self.get().await.map_err(|e| e.to_string())
-    }
-}
-
 /// Who keeps a tenant's requests within its limit (the connector's `tenant_requests_per_second`, 30 by default).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TenantPacing {
     /// This process alone: the devserver, and the `messages` function, whose replies follow people typing.
     Process,
-    /// Every process sending for the bot, through the state table ([`crate::pacing::StorePace`]): the
+    /// Every process sending for the bot, through the state table ([`crate::adapters::pacing::StorePace`]): the
     /// `welcome` and `proactive` functions, whose stream batches run on several instances at once.
     Shared,
 }
@@ -118,9 +92,9 @@ impl App {
     ///
     /// # Errors
     /// [`StartupError`].
-    pub async fn from_env(runtime: Runtime, pacing: TenantPacing) -> Result<Self, StartupError> {
+    pub async fn from_env(runtime: Runtime, pacing: TenantPacing, bot: Arc<dyn Bot>) -> Result<Self, StartupError> {
         let built = match Config::from_env(runtime) {
-            Ok(config) => Self::build_with(&config, pacing).await.map(|(app, _)| app),
+            Ok(config) => Self::build_with(&config, pacing, bot).await.map(|(app, _)| app),
             Err(e) => Err(e.into()),
         };
         built.inspect_err(|e| tracing::error!(error = %e, "cannot start"))
@@ -130,8 +104,11 @@ impl App {
     ///
     /// # Errors
     /// [`StartupError`].
-    pub async fn build(config: &Config) -> Result<(Self, Option<UnboundedReceiver<ChangeEvent>>), StartupError> {
-        Self::build_with(config, TenantPacing::Process).await
+    pub async fn build(
+        config: &Config,
+        bot: Arc<dyn Bot>,
+    ) -> Result<(Self, Option<UnboundedReceiver<ChangeEvent>>), StartupError> {
+        Self::build_with(config, TenantPacing::Process, bot).await
     }
 
     /// Builds the adapters `config` names. For the embedded store it also answers the store's change events,
@@ -142,6 +119,7 @@ impl App {
     pub async fn build_with(
         config: &Config,
         pacing: TenantPacing,
+        bot: Arc<dyn Bot>,
     ) -> Result<(Self, Option<UnboundedReceiver<ChangeEvent>>), StartupError> {
         let mode = AuthMode::resolve(&config.auth.app_id, config.bind_addr)?;
         let inbound = match mode {
@@ -160,8 +138,13 @@ impl App {
             }
             None => None,
         };
-        let service_urls = ServiceUrlAllowlist::new(&config.connector.allowed_service_urls)
+        let mut service_urls = ServiceUrlAllowlist::new(&config.connector.allowed_service_urls)
             .map_err(|e| StartupError::Connector(connector::ConfigError::AllowedServiceUrls(e)))?;
+        if mode == AuthMode::Anonymous {
+            // Anonymous mode sends no token anywhere, so a local emulator's loopback Connector (the Agents
+            // Playground's `http://localhost:56150/_connector`) is answered without BOT_ALLOWED_SERVICE_URLS.
+            service_urls = service_urls.allowing_loopback();
+        }
         let (store, changes): (Arc<dyn Store>, _) = match &config.state {
             StateChoice::Embedded { path } => {
                 let store = match path {
@@ -186,13 +169,14 @@ impl App {
             connector = connector.with_rate_limiter(Arc::new(limiter));
         }
         let connector: Arc<dyn Connector> = Arc::new(connector);
-        let bot = if config.auth.app_id.is_empty() {
+        let identity = if config.auth.app_id.is_empty() {
             BotIdentity::new(String::new(), config.bot_name.clone())
         } else {
             BotIdentity::from_app_id(&config.auth.app_id, config.bot_name.clone())
         };
         Ok((
             Self {
+                identity,
                 bot,
                 connector,
                 store,

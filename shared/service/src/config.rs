@@ -1,4 +1,4 @@
-//! One typed configuration, read once at cold start (CONTRACT.md "Configuration").
+//! One typed configuration, read once at cold start (docs/contract.md "Configuration").
 
 use auth::AuthConfig;
 use connector::ConnectorConfig;
@@ -58,6 +58,9 @@ pub struct Config {
     /// [`SECRET_ARN_VAR`]: the client secret is to be read from Secrets Manager into
     /// `connector.app_password` before the connector is built ([`crate::App::build`] does).
     pub app_secret_arn: Option<String>,
+    /// `BOT_ADMIN_TOKEN` (devserver only): the bearer token of the local admin routes; without it the devserver
+    /// makes a random one at start.
+    pub admin_token: Option<secrecy::SecretString>,
 }
 
 /// Where the config is read: the devserver (embedded store by default, a bind address) or a Lambda
@@ -127,6 +130,10 @@ impl Config {
             bot_name: set("BOT_NAME").unwrap_or_else(|| "Teams Bot".to_owned()),
             bind_addr,
             app_secret_arn,
+            admin_token: match runtime {
+                Runtime::Devserver => set("BOT_ADMIN_TOKEN").map(secrecy::SecretString::from),
+                Runtime::Lambda => None,
+            },
         })
     }
 }
@@ -186,6 +193,20 @@ mod tests {
         // Anonymous mode needs no secret; an ARN there is not read.
         let config = Config::from_lookup(Runtime::Devserver, lookup(&[(SECRET_ARN_VAR, arn)])).unwrap();
         assert_eq!(config.app_secret_arn, None);
+    }
+
+    #[test]
+    fn the_admin_token_is_the_devservers_and_never_shown() {
+        let config = Config::from_lookup(Runtime::Devserver, lookup(&[("BOT_ADMIN_TOKEN", "s3cret-admin")])).unwrap();
+        let token = config.admin_token.as_ref().unwrap();
+        assert_eq!(secrecy::ExposeSecret::expose_secret(token), "s3cret-admin");
+        assert!(!format!("{config:?}").contains("s3cret-admin"));
+        let lambda = Config::from_lookup(
+            Runtime::Lambda,
+            lookup(&[("BOT_ADMIN_TOKEN", "s3cret-admin"), ("TABLE_NAME", "t")]),
+        )
+        .unwrap();
+        assert!(lambda.admin_token.is_none());
     }
 
     #[test]

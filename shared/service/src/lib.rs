@@ -1,20 +1,25 @@
-//! Edge glue shared by the Lambdas and the devserver: the typed [`Config`], the [`App`] with its ports, the
-//! messaging webhook ([`webhook::handle`]) and the executor of the bot's decisions.
+//! The runtime behind the public bot API ([`api`]): the typed [`Config`], the [`App`] (the user's bot with the
+//! runtime's ports), the messaging webhook ([`webhook::handle`]) that routes each checked, first-seen activity to
+//! the bot's handlers, the welcome flow, scheduled jobs and notify operations.
 
+pub mod adapters;
+pub mod api;
 pub mod app;
 pub mod config;
-pub mod executor;
-pub mod pacing;
+pub mod edge;
+pub mod flows;
 pub mod telemetry;
-pub mod webhook;
+
+pub use adapters::pacing;
+pub use edge::{stream, webhook};
+pub use flows::{background, proactive, triggers, welcome};
 
 pub use app::{App, Inbound, StartupError, TenantPacing};
 pub use config::{Config, ConfigError, Runtime, StateChoice};
+pub use flows::dispatch::ADAPTIVE_CARD_ACTION;
+pub use flows::mentions::{is_bot_mentioned, strip_bot_mentions};
+pub use store::Timestamp;
 pub use webhook::{WebhookResponse, handle};
-pub mod background;
-pub mod proactive;
-pub mod stream;
-pub mod welcome;
 
 /// `activity` addressed to `conversation` in `tenant`: Teams ignores a body's conversation on send, but naming
 /// the tenant there lets the Connector client pace the send under the tenant's budget (Teams limits requests

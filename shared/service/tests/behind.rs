@@ -4,10 +4,10 @@
 //! concurrent deliveries, roster welcomes, polling slots sent once, notify ids that update and delete, and what
 //! a crash between a claim and its send leaves behind.
 
-use bot::BotIdentity;
 use connector::{ConnectorCall, ConnectorError, RecordingConnector};
 use models::{ConversationId, TeamsChannelAccount};
 use serde_json::{Value, json};
+use service::api::BotIdentity;
 use service::{App, Inbound};
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,7 +37,8 @@ fn harness(welcome_roster: bool) -> Harness {
 fn harness_on(store: Arc<dyn Store>, welcome_roster: bool) -> Harness {
     let connector = Arc::new(RecordingConnector::new());
     let app = App {
-        bot: BotIdentity::new(BOT, "Test Bot"),
+        identity: BotIdentity::new(BOT, "Test Bot"),
+        bot: Arc::new(reference_bot::ReferenceBot),
         connector: connector.clone(),
         store: store.clone(),
         service_urls: connector::ServiceUrlAllowlist::default(),
@@ -333,7 +334,7 @@ async fn simultaneous_votes_all_count() {
         .await
         .unwrap()
         .unwrap();
-    let slot = stored.payload["state"]["slot"].as_str().unwrap();
+    let slot = stored.payload["data"]["state"]["slot"].as_str().unwrap();
     let votes = store
         .votes(&conversation, "poll", slot, Timestamp::now())
         .await

@@ -1,4 +1,5 @@
-//! Inbound Teams message activities, from the golden fixtures in `fixtures/` with the parts a test varies.
+//! Inbound Teams activities: messages from the golden fixtures in `fixtures/` with the parts a test varies, and
+//! install and team events (built in the shape Teams sends them).
 
 use crate::E2eError;
 use serde_json::{Value, json};
@@ -99,4 +100,87 @@ pub fn channel_message(
         {"type": "clientInfo", "locale": "en-US"}
     ]);
     Ok(v)
+}
+
+/// A team, as install and team events name it (its General channel has the team's id).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Team {
+    /// `19:...@thread.skype`
+    pub id: String,
+    pub name: String,
+}
+
+/// An event in the team's General channel from `from` (the `channelData` carries the team).
+fn team_event(scene: &Scene, team: &Team, kind: &str, from: &User, id: &str, service_url: &str) -> Value {
+    json!({
+        "type": kind, "id": id, "channelId": "msteams", "serviceUrl": service_url,
+        "from": from.account(),
+        "recipient": {"id": scene.bot_id, "name": scene.bot_name},
+        "conversation": {"id": team.id, "conversationType": "channel", "isGroup": true, "tenantId": scene.tenant},
+        "channelData": {"tenant": {"id": scene.tenant}, "team": {"id": team.id, "name": team.name}}
+    })
+}
+
+/// The bot installed in `team` by `from`, as Teams announces it: `conversationUpdate` in the General channel
+/// with the bot in `membersAdded`.
+#[must_use]
+pub fn team_install(scene: &Scene, team: &Team, from: &User, id: &str, service_url: &str) -> Value {
+    let mut v = team_event(scene, team, "conversationUpdate", from, id, service_url);
+    v["membersAdded"] = json!([{"id": scene.bot_id}]);
+    v["channelData"]["eventType"] = json!("teamMemberAdded");
+    v
+}
+
+/// The same install as the `installationUpdate` `add` Teams also sends.
+#[must_use]
+pub fn team_installation_add(scene: &Scene, team: &Team, from: &User, id: &str, service_url: &str) -> Value {
+    let mut v = team_event(scene, team, "installationUpdate", from, id, service_url);
+    v["action"] = json!("add");
+    v["channelData"]["settings"] = json!({"selectedChannel": {"id": team.id}});
+    v
+}
+
+/// A team event that is not an install: `event_type` (`channelCreated`, `channelRenamed`, ...) about `channel`
+/// (its id and name), in the General channel's conversation as Teams sends it.
+#[must_use]
+pub fn channel_event(
+    scene: &Scene,
+    team: &Team,
+    channel: (&str, &str),
+    event_type: &str,
+    from: &User,
+    id: &str,
+    service_url: &str,
+) -> Value {
+    let mut v = team_event(scene, team, "conversationUpdate", from, id, service_url);
+    v["channelData"]["channel"] = json!({"id": channel.0, "name": channel.1});
+    v["channelData"]["eventType"] = json!(event_type);
+    v
+}
+
+/// Users (not the bot) added to `team`: `conversationUpdate` `teamMemberAdded` with them in `membersAdded`.
+#[must_use]
+pub fn members_added(scene: &Scene, team: &Team, added: &[User], from: &User, id: &str, service_url: &str) -> Value {
+    let mut v = team_event(scene, team, "conversationUpdate", from, id, service_url);
+    v["membersAdded"] = json!(added.iter().map(User::account).collect::<Vec<_>>());
+    v["channelData"]["eventType"] = json!("teamMemberAdded");
+    v
+}
+
+/// A personal install: `installationUpdate` `add` in `from`'s 1:1 chat `conversation_id`.
+#[must_use]
+pub fn personal_installation_add(
+    scene: &Scene,
+    conversation_id: &str,
+    from: &User,
+    id: &str,
+    service_url: &str,
+) -> Value {
+    json!({
+        "type": "installationUpdate", "action": "add", "id": id, "channelId": "msteams", "serviceUrl": service_url,
+        "from": from.account(),
+        "recipient": {"id": scene.bot_id, "name": scene.bot_name},
+        "conversation": {"id": conversation_id, "conversationType": "personal", "tenantId": scene.tenant},
+        "channelData": {"tenant": {"id": scene.tenant}}
+    })
 }

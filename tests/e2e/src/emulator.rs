@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// What to run: one package's binary (its name is the function name).
+/// What to run: one package's binary (the binary's name is the function name).
 #[derive(Clone, Debug)]
 pub struct EmulatorSpec {
     pub workspace_root: PathBuf,
@@ -42,15 +42,27 @@ pub struct EmulatorSpec {
 /// # Errors
 /// When cargo cannot run or the build fails.
 pub fn build_function(workspace_root: &Path, function: &str) -> Result<(), E2eError> {
+    build_bin(workspace_root, function, function)
+}
+
+/// [`build_function`] for a function whose binary is not named after its package (`cargo run --package
+/// <package> --bin <bin>`), e.g. the example bots' `minimal-messages` in package `minimal-bot`.
+///
+/// # Errors
+/// When cargo cannot run or the build fails.
+pub fn build_bin(workspace_root: &Path, package: &str, bin: &str) -> Result<(), E2eError> {
     let built = std::process::Command::new("cargo")
-        .args(["build", "--package", function, "--bin", function])
+        .args(["build", "--package", package, "--bin", bin])
         .current_dir(workspace_root)
         .status()
         .map_err(|e| io_other("cargo build", e))?;
     if built.success() {
         Ok(())
     } else {
-        Err(io_other("cargo build", format!("-p {function} failed: {built}")))
+        Err(io_other(
+            "cargo build",
+            format!("-p {package} --bin {bin} failed: {built}"),
+        ))
     }
 }
 

@@ -49,17 +49,25 @@ async fn an_unreadable_app_secret_stops_the_start_with_its_arn() {
         .await
         .unwrap();
     let config = deployed_config(created.arn().unwrap());
-    assert!(App::build_with(&config, TenantPacing::Process).await.is_ok());
+    assert!(
+        App::build_with(&config, TenantPacing::Process, std::sync::Arc::new(service::api::NoBot))
+            .await
+            .is_ok()
+    );
 
     // No such secret.
     let missing = format!(
         "arn:aws:secretsmanager:us-east-1:123456789012:secret:{}",
         env::unique("gone")
     );
-    let err = App::build_with(&deployed_config(&missing), TenantPacing::Process)
-        .await
-        .map(|_| ())
-        .unwrap_err();
+    let err = App::build_with(
+        &deployed_config(&missing),
+        TenantPacing::Process,
+        std::sync::Arc::new(service::api::NoBot),
+    )
+    .await
+    .map(|_| ())
+    .unwrap_err();
     assert!(matches!(err, StartupError::Secret { .. }), "{err:?}");
     let text = err.to_string();
     assert!(text.contains(&missing), "{text}");
@@ -75,10 +83,14 @@ async fn an_unreadable_app_secret_stops_the_start_with_its_arn() {
         .await
         .unwrap();
     let arn = created.arn().unwrap().to_owned();
-    let err = App::build_with(&deployed_config(&arn), TenantPacing::Process)
-        .await
-        .map(|_| ())
-        .unwrap_err();
+    let err = App::build_with(
+        &deployed_config(&arn),
+        TenantPacing::Process,
+        std::sync::Arc::new(service::api::NoBot),
+    )
+    .await
+    .map(|_| ())
+    .unwrap_err();
     let text = err.to_string();
     assert!(text.contains(&arn) && text.contains("no SecretString"), "{text}");
     assert!(
@@ -118,7 +130,9 @@ async fn a_secret_put_after_the_start_is_used_once_the_placeholder_is_refused() 
         "http://127.0.0.1:9/v1/.well-known/openidconfiguration".into(),
     );
     let config = Config::from_lookup(Runtime::Lambda, |k| vars.get(k).cloned()).unwrap();
-    let (app, _) = App::build_with(&config, TenantPacing::Process).await.unwrap();
+    let (app, _) = App::build_with(&config, TenantPacing::Process, std::sync::Arc::new(service::api::NoBot))
+        .await
+        .unwrap();
 
     // The operator puts the real secret while the instance is warm.
     client

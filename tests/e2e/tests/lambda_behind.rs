@@ -279,7 +279,7 @@ async fn welcome_and_proactive_lambdas_under_cargo_lambda() {
         .expect("the table has a stream")
         .to_owned();
 
-    // --- The functions' environment (CONTRACT.md names); WELCOME_ROSTER on. ---
+    // --- The functions' environment (docs/contract.md names); WELCOME_ROSTER on. ---
     let var_or = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
     let mut base: Vec<(String, String)> = fake.env();
     base.extend(

@@ -187,7 +187,7 @@ async fn messages_lambda_under_cargo_lambda() {
     let table = env::unique("e2e-messages");
     let store = dynamo::fresh_table(client.clone(), &table).await.unwrap();
 
-    // --- The function's environment (CONTRACT.md names). ---
+    // --- The function's environment (docs/contract.md names). ---
     let mut function_env: Vec<(String, String)> = fake
         .env()
         .into_iter()

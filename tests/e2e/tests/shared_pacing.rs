@@ -33,7 +33,12 @@ async fn burst(fake: &FakeTeams, table: &str, pacing: TenantPacing) -> Vec<Recor
     .unwrap();
     let mut apps = Vec::new();
     for _ in 0..INSTANCES {
-        apps.push(App::build_with(&config, pacing).await.unwrap().0);
+        apps.push(
+            App::build_with(&config, pacing, std::sync::Arc::new(service::api::NoBot))
+                .await
+                .unwrap()
+                .0,
+        );
     }
     fake.clear_calls();
     let tenant = TenantId::from(DEFAULT_TENANT);

@@ -327,7 +327,7 @@ impl FakeTeams {
         format!("{}/botframework.com/oauth2/v2.0/token", self.base_url())
     }
 
-    /// The configuration a bot needs to talk to this fake, as environment variables (names from CONTRACT.md).
+    /// The configuration a bot needs to talk to this fake, as environment variables (names from docs/contract.md).
     #[must_use]
     pub fn env(&self) -> Vec<(String, String)> {
         let token_endpoint = self.token_endpoint();

@@ -119,7 +119,8 @@ pub async fn welcome_item(app: App, item: StreamItem) -> Result<(), String> {
     match &item {
         StreamItem::TeamInstall(install) => crate::welcome::team(&app, install).await.map(|_| ()),
         StreamItem::FirstContact(contact) => crate::welcome::first_contact(&app, contact).await.map(|_| ()),
-        _ => Ok(()),
+        // The template's filter sends outbox items to the proactive function only.
+        StreamItem::Outbox(_) => Ok(()),
     }
     .map_err(|e| e.to_string())
 }

@@ -8,11 +8,11 @@
 //! 6. welcome and uninstall claims for install events (idempotent first-writer-wins writes, done before the
 //!    dedupe claim so a failure here can be retried by the channel); 7. the dedupe claim and the conversation
 //!    reference in one store request (503 when the store is down; a duplicate stops here with 200);
-//! 8. the bot's decision and its effects, bounded by a deadline well inside Teams' 15 s (invokes: 5 s).
+//! 8. the bot's handler for the activity ([`crate::api::Bot`]), bounded by a deadline well inside Teams' 15 s (invokes: 5 s).
 
 use crate::app::{App, Inbound};
-use crate::executor;
-use bot::WelcomeTrigger;
+use crate::flows::dispatch::dispatch;
+use crate::flows::triggers::{WelcomeTrigger, welcome_triggers};
 use models::{Activity, ActivityKind, ConversationReference};
 use serde_json::Value;
 use std::time::Duration;
@@ -113,7 +113,7 @@ pub async fn handle(app: &App, authorization: Option<&str>, body: &[u8]) -> Webh
         return WebhookResponse::reject(400, "activity has no id");
     };
     let now = Timestamp::now();
-    let triggers = bot::welcome_triggers(&activity, &app.bot);
+    let triggers = welcome_triggers(&activity, &app.identity);
     let is_message = matches!(activity.kind, ActivityKind::Message(_));
     // Install and uninstall events: claims first (idempotent), so a store failure can be retried by Teams.
     if !is_message && let Err(e) = apply_triggers(app, &triggers, &activity, Phase::Claims, now).await {
@@ -148,21 +148,32 @@ pub async fn handle(app: &App, authorization: Option<&str>, body: &[u8]) -> Webh
     }
     let is_invoke = matches!(activity.kind, ActivityKind::Invoke(_));
     let deadline = if is_invoke { INVOKE_DEADLINE } else { MESSAGE_DEADLINE };
-    let decision = bot::decide(&activity, &app.bot);
-    match tokio::time::timeout(deadline, executor::execute(app, &activity, &reference, decision)).await {
-        Ok(Some(invoke_body)) => WebhookResponse {
-            status: 200,
-            body: Body::Json(invoke_body),
-        },
-        Ok(None) if is_invoke => WebhookResponse {
-            status: 200,
-            body: Body::Json(Value::Object(Default::default())),
-        },
-        Ok(None) => WebhookResponse::ok(),
+    let started = std::time::Instant::now();
+    let handled = tokio::time::timeout(deadline, dispatch(app, &activity, reference)).await;
+    let invoke = match handled {
+        Ok(Ok(handled)) => {
+            tracing::debug!(activity = %activity_id, route = handled.route, elapsed_ms = started.elapsed().as_millis(), "handled");
+            handled.invoke
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(activity = %activity_id, kind = activity.type_name(), error = %e, "the bot's handler failed");
+            None
+        }
         Err(_) => {
             tracing::warn!(activity = %activity_id, "the bot's work passed the deadline; answering anyway");
-            WebhookResponse::ok()
+            None
         }
+    };
+    match invoke {
+        Some(response) => WebhookResponse {
+            status: response.status,
+            body: Body::Json(response.body),
+        },
+        None if is_invoke => WebhookResponse {
+            status: 200,
+            body: Body::Json(Value::Object(serde_json::Map::new())),
+        },
+        None => WebhookResponse::ok(),
     }
 }
 
@@ -245,7 +256,6 @@ async fn apply_triggers(
                 }
                 tracing::info!(conversation = %conversation, "uninstalled: conversation marked inactive");
             }
-            _ => {}
         }
     }
     Ok(())

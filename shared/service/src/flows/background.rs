@@ -29,7 +29,8 @@ pub async fn run_change_feed(app: App, mut changes: UnboundedReceiver<ChangeEven
                 let result = match &item {
                     StreamItem::TeamInstall(install) => crate::welcome::team(&app, install).await.map(|_| ()),
                     StreamItem::FirstContact(contact) => crate::welcome::first_contact(&app, contact).await.map(|_| ()),
-                    _ => Ok(()),
+                    // Outbox items are the proactive function's (notify); locally they are sent by /api/notify.
+                    StreamItem::Outbox(_) => Ok(()),
                 };
                 match result {
                     Ok(()) => return,

@@ -1,8 +1,8 @@
-//! Proactive work: notify operations (CONTRACT.md "Proactive operations") and the scheduled polling tick.
+//! Proactive work: notify operations (docs/contract.md "Proactive operations") and the tick that runs the bot's
+//! due jobs.
 
+use crate::api::{Context, JobRun, job_data};
 use crate::app::App;
-use crate::executor::POLL_SUBSCRIPTION;
-use bot::poll::{PollDefinition, PollState, poll_message};
 use connector::ConnectorError;
 use models::{Activity, ActivityId, ChannelAccount, ConversationId, Message, TenantId};
 use serde::Deserialize;
@@ -314,14 +314,19 @@ async fn send(app: &App, to: &To, activity: &Activity) -> Result<SentActivity, N
                         aad_object_id: aad_object_id.clone(),
                         ..ChannelAccount::default()
                     };
-                    let conversation =
-                        crate::welcome::personal_conversation(app, &service_url, &app.bot.account(), &user, tenant_id)
-                            .await
-                            .map_err(|e| match e {
-                                crate::welcome::WelcomeError::Connector(c) => NotifyError::from(c),
-                                crate::welcome::WelcomeError::Store(s) => NotifyError::from(s),
-                                crate::welcome::WelcomeError::Pending(p) => NotifyError::new(409, "InProgress", p),
-                            })?;
+                    let conversation = crate::welcome::personal_conversation(
+                        app,
+                        &service_url,
+                        &app.identity.account(),
+                        &user,
+                        tenant_id,
+                    )
+                    .await
+                    .map_err(|e| match e {
+                        crate::welcome::WelcomeError::Connector(c) => NotifyError::from(c),
+                        crate::welcome::WelcomeError::Store(s) => NotifyError::from(s),
+                        crate::welcome::WelcomeError::Pending(p) => NotifyError::new(409, "InProgress", p),
+                    })?;
                     (conversation, service_url)
                 }
             };
@@ -340,8 +345,8 @@ async fn send(app: &App, to: &To, activity: &Activity) -> Result<SentActivity, N
     }
 }
 
-/// Runs the polling work that is due now: each due subscription's slot is claimed (exactly one sender per
-/// slot), then its poll card is posted and remembered for in-place updates. Answers a small report.
+/// Runs the jobs that are due now: each due job's slot is claimed (exactly one run per slot), then the bot's
+/// [`crate::api::Bot::on_job`] runs for it. Answers a small report (`sent` counts the runs that succeeded).
 pub async fn tick(app: &App) -> Value {
     let now = Timestamp::now();
     let due = match app.store.due_subscriptions(now, 100).await {
@@ -376,10 +381,10 @@ pub async fn tick(app: &App) -> Value {
                 continue;
             }
         }
-        match post_poll(app, &sub.conversation_id, &sub.payload, sub.next_due).await {
+        match run_job(app, &sub).await {
             Ok(()) => sent += 1,
             Err(e) => {
-                tracing::warn!(error = %e, conversation = %sub.conversation_id, "poll not sent");
+                tracing::warn!(error = %e, conversation = %sub.conversation_id, job = %sub.name, "job failed");
                 failed += 1;
             }
         }
@@ -387,51 +392,71 @@ pub async fn tick(app: &App) -> Value {
     json!({"sent": sent, "skipped": skipped, "failed": failed})
 }
 
-async fn post_poll(
-    app: &App,
+/// Runs one claimed job slot: the bot's [`crate::api::Bot::on_job`] with a context addressed to the job's
+/// conversation, at the serviceUrl last seen there (else the one stored with the job).
+async fn run_job(app: &App, subscription: &store::Subscription) -> Result<(), crate::api::BotError> {
+    let now = Timestamp::now();
+    let conversation = &subscription.conversation_id;
+    let stored = app.store.conversation(conversation, now).await?;
+    let reference = match stored {
+        Some(record) if !record.active => {
+            app.store.unsubscribe(conversation, &subscription.name, now).await?;
+            tracing::info!(conversation = %conversation, job = %subscription.name, "job ended: the bot was removed from its conversation");
+            return Ok(());
+        }
+        Some(record) => record.reference,
+        None => job_reference(conversation, &subscription.payload)?,
+    };
+    let ctx = Context::proactive(app, reference);
+    let run = JobRun {
+        name: &subscription.name,
+        slot: subscription.next_due,
+        data: job_data(&subscription.payload),
+    };
+    match app.bot.on_job(&ctx, &run).await {
+        Err(e) if e.is_bot_removed() => {
+            app.store
+                .unsubscribe(conversation, &subscription.name, Timestamp::now())
+                .await?;
+            tracing::info!(conversation = %conversation, job = %subscription.name, "job ended: the bot was removed from its conversation");
+            Err(e)
+        }
+        other => other,
+    }
+}
+
+/// The address a job was scheduled with, for a conversation the store has no reference of.
+fn job_reference(
     conversation: &ConversationId,
     payload: &Value,
-    due: Timestamp,
-) -> Result<(), NotifyError> {
-    let poll: PollDefinition = payload
-        .get("poll")
-        .and_then(|p| serde_json::from_value(p.clone()).ok())
-        .ok_or_else(|| NotifyError::new(500, "CorruptSubscription", "subscription has no poll"))?;
+) -> Result<models::ConversationReference, crate::api::BotError> {
     let service_url = payload
         .get("serviceUrl")
         .and_then(Value::as_str)
-        .ok_or_else(|| NotifyError::new(500, "CorruptSubscription", "subscription has no serviceUrl"))?
-        .to_owned();
-    let state = PollState::new(conversation.as_str(), due.0.to_string(), &poll);
+        .ok_or(crate::api::BotError::NotAvailable(
+            "the job's conversation (no serviceUrl stored)",
+        ))?;
     let tenant: Option<TenantId> = payload
         .get("tenantId")
         .and_then(|t| serde_json::from_value(t.clone()).ok());
-    let message = crate::addressed(&poll_message(&state), conversation, tenant.as_ref());
-    let sent = app
-        .connector
-        .send_to_conversation(&service_url, conversation, &message)
-        .await;
-    let sent = match sent {
-        Ok(sent) => sent,
-        Err(e) => {
-            if e.is_bot_removed() {
-                // The bot was removed from the conversation: end the subscription (with the reason logged).
-                let _ = app
-                    .store
-                    .unsubscribe(conversation, POLL_SUBSCRIPTION, Timestamp::now())
-                    .await;
-                tracing::info!(conversation = %conversation, "poll subscription ended: the bot was removed");
-            }
-            return inactive_if_removed(app, conversation, Err(e)).await;
-        }
-    };
-    let now = Timestamp::now();
-    if let Some(mut sub) = app.store.subscription(conversation, POLL_SUBSCRIPTION, now).await? {
-        sub.poll_activity_id = Some(sent.id);
-        if let Some(map) = sub.payload.as_object_mut() {
-            map.insert("state".into(), serde_json::to_value(&state).unwrap_or(Value::Null));
-        }
-        app.store.subscribe(&sub, now).await?;
-    }
-    Ok(())
+    let bot: ChannelAccount = payload
+        .get("bot")
+        .and_then(|b| serde_json::from_value(b.clone()).ok())
+        .unwrap_or_default();
+    Ok(models::ConversationReference {
+        activity_id: None,
+        user: None,
+        bot,
+        conversation: models::ConversationAccount {
+            id: conversation.clone(),
+            tenant_id: tenant.clone(),
+            ..models::ConversationAccount::default()
+        },
+        channel_id: "msteams".to_owned(),
+        service_url: service_url.to_owned(),
+        locale: None,
+        tenant_id: tenant,
+        team_id: None,
+        channel: None,
+    })
 }

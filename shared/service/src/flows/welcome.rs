@@ -3,6 +3,7 @@
 //! not welcome twice; a crash between the key's claim and the send leaves the key pending, and the send is
 //! retried only after the pending claim lapses (see docs/decisions).
 
+use crate::api::{PersonalWelcome, TeamWelcome};
 use crate::app::App;
 use connector::ConnectorError;
 use models::{Activity, ChannelAccount, ConversationId, TenantId};
@@ -26,6 +27,9 @@ pub enum WelcomeOutcome {
     Sent,
     /// Already sent (or being sent) for this key.
     AlreadyDone,
+    /// The bot has no welcome for this ([`crate::api::Bot::team_welcome`] or
+    /// [`crate::api::Bot::personal_welcome`] answered `None`).
+    NothingToSend,
 }
 
 /// One welcome in the team's General channel; with `WELCOME_ROSTER`, a first-contact claim for every member
@@ -34,13 +38,27 @@ pub enum WelcomeOutcome {
 /// # Errors
 /// [`WelcomeError`] when the store or the Connector fails (retryable by the caller).
 pub async fn team(app: &App, install: &TeamInstall) -> Result<WelcomeOutcome, WelcomeError> {
-    let message = bot::welcome::team_welcome(install.team_name.as_deref(), &app.bot.name);
-    let key = format!("welcome:team:{}", install.team_id);
-    let general = ConversationId::from(install.team_id.as_str());
-    let message = crate::addressed(&message, &general, Some(&install.tenant_id));
-    let outcome = send_once(app, &key, &install.service_url, &general, &message).await?;
-    if app.welcome_roster && outcome == WelcomeOutcome::Sent {
-        claim_roster(app, install).await?;
+    let team = TeamWelcome {
+        team_id: &install.team_id,
+        team_name: install.team_name.as_deref(),
+        tenant: &install.tenant_id,
+        installed_by: install.installed_by.as_ref(),
+        bot: &app.identity,
+    };
+    let outcome = match app.bot.team_welcome(&team).await {
+        Some(message) => {
+            let key = format!("welcome:team:{}", install.team_id);
+            let general = ConversationId::from(install.team_id.as_str());
+            let message = crate::addressed(&message, &general, Some(&install.tenant_id));
+            send_once(app, &key, &install.service_url, &general, &message).await?
+        }
+        None => WelcomeOutcome::NothingToSend,
+    };
+    match outcome {
+        WelcomeOutcome::Sent | WelcomeOutcome::NothingToSend if app.welcome_roster => {
+            claim_roster(app, install).await?;
+        }
+        WelcomeOutcome::Sent | WelcomeOutcome::NothingToSend | WelcomeOutcome::AlreadyDone => {}
     }
     Ok(outcome)
 }
@@ -79,6 +97,14 @@ async fn claim_roster(app: &App, install: &TeamInstall) -> Result<(), WelcomeErr
 /// # Errors
 /// [`WelcomeError`] when the store or the Connector fails.
 pub async fn first_contact(app: &App, contact: &FirstContact) -> Result<WelcomeOutcome, WelcomeError> {
+    let welcome = PersonalWelcome {
+        user: &contact.user,
+        tenant: &contact.tenant_id,
+        bot: &app.identity,
+    };
+    let Some(message) = app.bot.personal_welcome(&welcome).await else {
+        return Ok(WelcomeOutcome::NothingToSend);
+    };
     let conversation = if contact.conversation_id.as_str().is_empty() {
         personal_conversation(
             app,
@@ -91,7 +117,6 @@ pub async fn first_contact(app: &App, contact: &FirstContact) -> Result<WelcomeO
     } else {
         contact.conversation_id.clone()
     };
-    let message = bot::welcome::personal_welcome(contact.user.name.as_deref(), &app.bot.name);
     let key = format!("welcome:user:{}:{}", contact.tenant_id, contact.user.id);
     let message = crate::addressed(&message, &conversation, Some(&contact.tenant_id));
     send_once(app, &key, &contact.service_url, &conversation, &message).await

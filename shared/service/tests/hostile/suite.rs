@@ -1,14 +1,13 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-//! The webhook against hostile and broken input: each case asserts the status and that nothing was stored and
-//! nothing was sent. Keys come from the fake OpenID server over HTTP; the store and the Connector are the
+//! The webhook against hostile and broken input, for the bot `super::bot()`: each case asserts the status and
+//! that nothing was stored and nothing was sent. Keys come from the fake OpenID server over HTTP; the store and the Connector are the
 //! in-memory adapters beside their ports.
 
 use auth::{AuthConfig, Authenticator};
-use bot::BotIdentity;
 use connector::RecordingConnector;
 use fake_teams::openid::{BotClaims, OpenIdServer, tamper_payload, unix_now, unsigned_token};
 use models::ConversationId;
 use serde_json::{Value, json};
+use service::api::BotIdentity;
 use service::{App, Inbound};
 use std::sync::Arc;
 use store::{MemoryStore, Timestamp};
@@ -34,7 +33,8 @@ async fn harness(configure: impl FnOnce(AuthConfig) -> AuthConfig) -> Harness {
     let connector = Arc::new(RecordingConnector::new());
     let store = Arc::new(MemoryStore::new());
     let app = App {
-        bot: BotIdentity::from_app_id(APP_ID, "Test Bot"),
+        identity: BotIdentity::from_app_id(APP_ID, "Test Bot"),
+        bot: super::bot(),
         connector: connector.clone(),
         store: store.clone(),
         service_urls: connector::ServiceUrlAllowlist::default(),
@@ -112,7 +112,7 @@ async fn a_valid_token_is_accepted_answered_and_recorded() {
     assert_eq!(status, 200);
     let sent = h.connector.sent_activities();
     assert_eq!(sent.len(), 1);
-    assert_eq!(sent[0].text(), Some("You sent hello which was 5 characters"));
+    assert_eq!(sent[0].text(), Some(super::HELLO_REPLY));
     let stored = store::Conversations::conversation(&*h.store, &ConversationId::from(CONVERSATION), Timestamp::now())
         .await
         .unwrap()
@@ -286,7 +286,13 @@ async fn only_the_webhook_warms_the_signing_keys_at_start() {
     .into();
     let config = service::Config::from_lookup(service::Runtime::Devserver, |k| vars.get(k).cloned()).unwrap();
     // What the stream functions do: build, never verify a token, so never fetch keys.
-    let (app, _) = App::build_with(&config, service::TenantPacing::Shared).await.unwrap();
+    let (app, _) = App::build_with(
+        &config,
+        service::TenantPacing::Shared,
+        std::sync::Arc::new(service::api::NoBot),
+    )
+    .await
+    .unwrap();
     assert_eq!((openid.metadata_fetches(), openid.jwks_fetches()), (0, 0));
     // What the webhook (messages function, devserver) does next.
     app.prefetch_inbound_keys().await;

@@ -1,0 +1,20 @@
+//! The public bot API: the [`Bot`] trait a user implements, the [`Context`] its handlers act through, the events
+//! they receive, and a [`testkit`] to unit-test a bot in-process.
+//!
+//! The runtime owns everything a bot must not get wrong (token checks, dedupe, exactly-once welcomes and job
+//! runs, serviceUrl allowlist, pacing, retries, state); a bot only says what to do.
+
+mod bot;
+mod context;
+mod events;
+mod identity;
+pub mod testkit;
+
+pub use bot::{Bot, NoBot};
+pub(crate) use context::job_data;
+pub use context::{BotError, Context, Jobs, MAX_ROSTER_PAGES, ScheduledJob, SentMessage, State};
+pub use events::{
+    CardAction, ConversationEvent, IncomingMessage, InstallAction, Installation, InvokeRequest, InvokeResponse, JobRun,
+    MembersChanged, MessageDeleted, MessageEdit, PersonalWelcome, ReactionsChanged, Scope, TeamWelcome,
+};
+pub use identity::BotIdentity;

@@ -1,0 +1,225 @@
+//! Routes a checked, first-seen inbound activity to the bot's handler for it. Every kind of activity is matched
+//! here by name, so a new kind is a compile error until it is routed.
+
+use crate::api::{
+    BotError, CardAction, Context, ConversationEvent, IncomingMessage, InstallAction, Installation, InvokeRequest,
+    InvokeResponse, MembersChanged, MessageDeleted, MessageEdit, ReactionsChanged, Scope,
+};
+use crate::app::App;
+use crate::flows::mentions::{is_bot_mentioned, strip_bot_mentions};
+use crate::flows::triggers::{is_group, team_id};
+use models::{Activity, ActivityKind, ChannelAccount, ConversationReference, InstallationAction};
+
+/// The name of the invoke an Adaptive Card `Action.Execute` sends.
+pub const ADAPTIVE_CARD_ACTION: &str = "adaptiveCard/action";
+
+/// What became of an activity: the invoke answer, if it is an invoke.
+#[derive(Debug)]
+pub(crate) struct Handled {
+    /// The handler that ran (for logs), or why none did.
+    pub route: &'static str,
+    pub invoke: Option<InvokeResponse>,
+}
+
+impl Handled {
+    fn ignored(route: &'static str) -> Result<Self, BotError> {
+        Ok(Self { route, invoke: None })
+    }
+
+    fn ran(route: &'static str, result: Result<(), BotError>) -> Result<Self, BotError> {
+        result.map(|()| Self { route, invoke: None })
+    }
+
+    fn answered(route: &'static str, result: Result<InvokeResponse, BotError>) -> Result<Self, BotError> {
+        result.map(|invoke| Self {
+            route,
+            invoke: Some(invoke),
+        })
+    }
+}
+
+fn reaction_types(list: &Option<Vec<models::Reaction>>) -> Vec<&str> {
+    list.iter().flatten().map(|r| r.reaction_type.as_str()).collect()
+}
+
+/// Runs the bot's handler for `activity`. A handler's error is returned for the caller to log and count.
+pub(crate) async fn dispatch(
+    app: &App,
+    activity: &Activity,
+    reference: ConversationReference,
+) -> Result<Handled, BotError> {
+    let bot = app.bot.as_ref();
+    let ctx = Context::inbound(app, activity, reference);
+    let from = activity.from.as_ref();
+    if from.is_some_and(|f| app.identity.is_me(&f.id, activity.recipient.as_ref())) {
+        return Handled::ignored("sent by the bot itself");
+    }
+    match &activity.kind {
+        ActivityKind::Message(message) => {
+            let Some(from) = from else {
+                return Handled::ignored("message without a sender");
+            };
+            if let Some(data) = &message.value
+                && message.text.as_deref().is_none_or(|t| t.trim().is_empty())
+            {
+                let action = CardAction {
+                    verb: None,
+                    data,
+                    from,
+                    is_invoke: false,
+                    message_id: activity.reply_to_id.as_ref(),
+                    activity,
+                };
+                return bot.on_card_action(&ctx, &action).await.map(|_| Handled {
+                    route: "on_card_action (submit)",
+                    invoke: None,
+                });
+            }
+            if is_group(activity) && !is_bot_mentioned(activity, &app.identity) {
+                return Handled::ignored("channel or group chat message that does not mention the bot");
+            }
+            let incoming = IncomingMessage {
+                text: strip_bot_mentions(activity, &app.identity),
+                from,
+                scope: Scope::of(activity),
+                tenant: activity.tenant_id(),
+                message,
+                activity,
+            };
+            Handled::ran("on_message", bot.on_message(&ctx, &incoming).await)
+        }
+        ActivityKind::MessageUpdate(_) => {
+            let Some(message_id) = activity.id.as_ref() else {
+                return Handled::ignored("edit without an id");
+            };
+            let edit = MessageEdit {
+                message_id,
+                text: strip_bot_mentions(activity, &app.identity),
+                from,
+                activity,
+            };
+            Handled::ran("on_message_edit", bot.on_message_edit(&ctx, &edit).await)
+        }
+        ActivityKind::MessageDelete(_) => {
+            let Some(message_id) = activity.id.as_ref() else {
+                return Handled::ignored("delete without an id");
+            };
+            let deleted = MessageDeleted {
+                message_id,
+                from,
+                activity,
+            };
+            Handled::ran("on_message_delete", bot.on_message_delete(&ctx, &deleted).await)
+        }
+        ActivityKind::MessageReaction(reactions) => {
+            let changed = ReactionsChanged {
+                message_id: activity.reply_to_id.as_ref(),
+                added: reaction_types(&reactions.reactions_added),
+                removed: reaction_types(&reactions.reactions_removed),
+                from,
+                activity,
+            };
+            Handled::ran("on_reactions", bot.on_reactions(&ctx, &changed).await)
+        }
+        ActivityKind::ConversationUpdate(update) => {
+            let is_me = |a: &&ChannelAccount| app.identity.is_me(&a.id, activity.recipient.as_ref());
+            let scope = Scope::of(activity);
+            let added: Vec<&ChannelAccount> = update.members_added.iter().flatten().collect();
+            let removed: Vec<&ChannelAccount> = update.members_removed.iter().flatten().collect();
+            if removed.iter().any(is_me) {
+                let removal = Installation {
+                    action: InstallAction::Removed,
+                    scope,
+                    activity,
+                };
+                return Handled::ran("on_installation", bot.on_installation(&ctx, &removal).await);
+            }
+            if added.iter().any(is_me) {
+                let install = Installation {
+                    action: InstallAction::Added,
+                    scope,
+                    activity,
+                };
+                return Handled::ran("on_installation", bot.on_installation(&ctx, &install).await);
+            }
+            let users_added: Vec<&ChannelAccount> = added.into_iter().filter(|a| !is_me(a)).collect();
+            if !users_added.is_empty() {
+                let members = MembersChanged {
+                    members: users_added,
+                    activity,
+                };
+                return Handled::ran("on_members_added", bot.on_members_added(&ctx, &members).await);
+            }
+            let users_removed: Vec<&ChannelAccount> = removed.into_iter().filter(|a| !is_me(a)).collect();
+            if !users_removed.is_empty() {
+                let members = MembersChanged {
+                    members: users_removed,
+                    activity,
+                };
+                return Handled::ran("on_members_removed", bot.on_members_removed(&ctx, &members).await);
+            }
+            let data = activity.channel_data.as_ref();
+            let Some(event) = data.and_then(|d| d.event_type.as_ref()) else {
+                return Handled::ignored("conversationUpdate without an event");
+            };
+            let channel = data.and_then(|d| d.channel.as_ref());
+            let event = ConversationEvent {
+                event,
+                team_id: team_id(activity),
+                team_name: data.and_then(|d| d.team.as_ref()).and_then(|t| t.name.as_deref()),
+                channel_id: channel.map(|c| c.id.as_str()),
+                channel_name: channel.and_then(|c| c.name.as_deref()),
+                activity,
+            };
+            Handled::ran("on_conversation_event", bot.on_conversation_event(&ctx, &event).await)
+        }
+        ActivityKind::InstallationUpdate(update) => {
+            let action = match &update.action {
+                Some(InstallationAction::Add) => InstallAction::Added,
+                Some(InstallationAction::Remove) => InstallAction::Removed,
+                Some(InstallationAction::AddUpgrade) => InstallAction::Upgraded,
+                Some(InstallationAction::RemoveUpgrade | InstallationAction::Other(_)) | None => {
+                    return Handled::ignored("installationUpdate without a known action");
+                }
+            };
+            let installation = Installation {
+                action,
+                scope: Scope::of(activity),
+                activity,
+            };
+            Handled::ran("on_installation", bot.on_installation(&ctx, &installation).await)
+        }
+        ActivityKind::Invoke(invoke) => {
+            let name = invoke.name.as_deref().unwrap_or_default();
+            if name == ADAPTIVE_CARD_ACTION
+                && let Some(from) = from
+            {
+                let action_value = invoke.value.as_ref().and_then(|v| v.get("action"));
+                let data = action_value
+                    .and_then(|a| a.get("data"))
+                    .unwrap_or(&serde_json::Value::Null);
+                let action = CardAction {
+                    verb: action_value
+                        .and_then(|a| a.get("verb"))
+                        .and_then(serde_json::Value::as_str),
+                    data,
+                    from,
+                    is_invoke: true,
+                    message_id: activity.reply_to_id.as_ref(),
+                    activity,
+                };
+                return Handled::answered("on_card_action", bot.on_card_action(&ctx, &action).await);
+            }
+            let request = InvokeRequest {
+                name,
+                value: invoke.value.as_ref(),
+                from,
+                activity,
+            };
+            Handled::answered("on_invoke", bot.on_invoke(&ctx, &request).await)
+        }
+        ActivityKind::Event(_) => Handled::ignored("event activity"),
+        ActivityKind::Typing(_) => Handled::ignored("typing"),
+        ActivityKind::Unknown { .. } => Handled::ignored("unknown activity type"),
+    }
+}

@@ -1,0 +1,10 @@
+//! What the runtime does with it: route an activity to the bot's handlers, claim installs and first contacts,
+//! send welcomes exactly once, run due jobs, carry out notify operations, and feed the store's changes to the
+//! welcome flow locally.
+
+pub mod background;
+pub(crate) mod dispatch;
+pub(crate) mod mentions;
+pub mod proactive;
+pub mod triggers;
+pub mod welcome;

@@ -1,0 +1,169 @@
+//! The whole bot in one local process: the messaging endpoint, the welcome flow fed by the store's changes, and
+//! the local admin routes (`/api/notify`, `/api/tick`), on the embedded store (default) or DynamoDB.
+//!
+//! ```no_run
+//! # struct MyBot;
+//! # impl teams_bot::Bot for MyBot {}
+//! #[tokio::main]
+//! async fn main() -> Result<(), teams_bot::Error> {
+//!     teams_bot::devserver::serve(MyBot).await
+//! }
+//! ```
+
+use crate::{Bot, Error};
+use secrecy::{ExposeSecret, SecretString};
+use service::{App, StateChoice};
+pub use service::{Config, Runtime};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[path = "routes.rs"]
+mod routes;
+
+/// The name of the admin token's file, beside the embedded store's file (`STATE_PATH`'s folder).
+pub const ADMIN_TOKEN_FILE: &str = "admin-token";
+
+/// Serves `bot` on `BIND_ADDR` (default `127.0.0.1:3978`) until Ctrl-C, configured from the environment
+/// (README "Configuration").
+///
+/// # Errors
+/// A start that fails (configuration, store, key source, the address in use), or the server's failure.
+pub async fn serve(bot: impl Bot) -> Result<(), Error> {
+    service::telemetry::init();
+    let config = Config::from_env(Runtime::Devserver).inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
+    let server = Devserver::start(config, bot)
+        .await
+        .inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
+    server
+        .run_until(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+}
+
+/// A devserver bound to its address, not yet serving: [`Devserver::start`] then [`Devserver::run_until`].
+#[derive(Debug)]
+pub struct Devserver {
+    listener: tokio::net::TcpListener,
+    app: App,
+    admin_token: Arc<SecretString>,
+    admin_token_file: Option<PathBuf>,
+    addr: SocketAddr,
+}
+
+impl Devserver {
+    /// Builds `bot`'s runtime from `config`, starts the welcome flow on the embedded store's changes, makes the
+    /// admin token (`BOT_ADMIN_TOKEN`, or a random one written to [`ADMIN_TOKEN_FILE`] beside the store file,
+    /// readable by its owner only) and binds `config.bind_addr` (port 0 picks a free one).
+    ///
+    /// # Errors
+    /// The store, key source or allowlist cannot start; the token file cannot be written; the address is taken.
+    pub async fn start(config: Config, bot: impl Bot) -> Result<Self, Error> {
+        let addr = config
+            .bind_addr
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 3978)));
+        let (admin_token, admin_token_file) = match &config.admin_token {
+            Some(token) => (token.clone(), None),
+            None => {
+                let token = random_token()?;
+                let file = state_folder(&config).join(ADMIN_TOKEN_FILE);
+                write_private(&file, token.expose_secret())?;
+                tracing::info!(path = %file.display(), "admin token for /api/notify and /api/tick written (BOT_ADMIN_TOKEN sets one instead)");
+                (token, Some(file))
+            }
+        };
+        let (app, changes) = App::build(&config, Arc::new(bot)).await?;
+        app.prefetch_inbound_keys().await;
+        if let Some(changes) = changes {
+            tokio::spawn(service::background::run_change_feed(app.clone(), changes));
+        }
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        Ok(Self {
+            listener,
+            app,
+            admin_token: Arc::new(admin_token),
+            admin_token_file,
+            addr,
+        })
+    }
+
+    /// The address it listens on.
+    #[must_use]
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Where the admin token was written, when the devserver made one (no `BOT_ADMIN_TOKEN`).
+    #[must_use]
+    pub fn admin_token_file(&self) -> Option<&Path> {
+        self.admin_token_file.as_deref()
+    }
+
+    /// Serves until `shutdown` completes.
+    ///
+    /// # Errors
+    /// The server's failure.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), Error> {
+        tracing::info!(addr = %self.addr, anonymous = matches!(self.app.inbound, service::Inbound::Anonymous), "devserver listening");
+        let routes = routes::Routes {
+            app: self.app,
+            admin_token: self.admin_token,
+        };
+        axum::serve(
+            self.listener,
+            routes::router(routes).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await?;
+        Ok(())
+    }
+}
+
+/// The embedded store's folder (`STATE_PATH`'s), where the admin token's file goes; the default store's folder
+/// when the devserver runs on DynamoDB.
+fn state_folder(config: &Config) -> PathBuf {
+    let store_file = match &config.state {
+        StateChoice::Embedded { path: Some(path) } => path.clone(),
+        StateChoice::Embedded { path: None } | StateChoice::DynamoDb { .. } => PathBuf::from(store::DEFAULT_STATE_PATH),
+    };
+    store_file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+/// 32 random bytes from the operating system, hex-encoded.
+fn random_token() -> Result<SecretString, Error> {
+    let mut bytes = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| "the system random source failed")?;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(SecretString::from(hex))
+}
+
+/// Writes `contents` to `path` (its folder created), readable and writable by the owner only.
+fn write_private(path: &Path, contents: &str) -> Result<(), Error> {
+    use std::io::Write as _;
+    if let Some(folder) = path.parent() {
+        std::fs::create_dir_all(folder)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        options.mode(0o600);
+        let mut file = options.open(path)?;
+        // An existing file keeps its mode on open: set it.
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        file.write_all(contents.as_bytes())?;
+    }
+    #[cfg(not(unix))]
+    {
+        let mut file = options.open(path)?;
+        file.write_all(contents.as_bytes())?;
+    }
+    Ok(())
+}
