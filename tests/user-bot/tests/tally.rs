@@ -198,7 +198,6 @@ mod commands {
     /// Teams delivers the edit of a message with that message's own id: the edit of a message the bot already
     /// handled must still reach `on_message_edit`, not be dropped as a redelivery of the message.
     #[tokio::test]
-    #[ignore = "runtime bug: inbound dedupe keys on (conversation, activity id) only, so an edit is dropped as a duplicate of its message"]
     async fn an_edit_of_a_message_the_bot_saw_is_noticed() {
         let kit = TestKit::new(Tally);
         let id = next_id();
@@ -210,7 +209,6 @@ mod commands {
 
     /// Each edit of one message carries that message's id: a second edit is news, not a redelivery of the first.
     #[tokio::test]
-    #[ignore = "runtime bug: inbound dedupe keys on (conversation, activity id) only, so a second edit is dropped as a duplicate of the first"]
     async fn every_edit_of_a_message_is_noticed() {
         let kit = TestKit::new(Tally);
         let id = next_id();

@@ -119,7 +119,7 @@ pub async fn handle(app: &App, authorization: Option<&str>, body: &[u8]) -> Webh
     if !is_message && let Err(e) = apply_triggers(app, &triggers, &activity, Phase::Claims, now).await {
         return unavailable(&e);
     }
-    let outcome = app.store.record_inbound(&reference, now).await;
+    let outcome = app.store.record_inbound(&deduped(&reference, &activity), now).await;
     // Uninstalls after the reference is recorded (which would mark it active again), and again on a duplicate
     // delivery, so a failure between the two is repaired by the channel's retry.
     if outcome.is_ok()
@@ -175,6 +175,59 @@ pub async fn handle(app: &App, authorization: Option<&str>, body: &[u8]) -> Webh
         },
         None => WebhookResponse::ok(),
     }
+}
+
+/// `reference` with the id the dedupe claim is keyed by (the store keys its `seen` item by the reference's
+/// `activityId`, and never stores that id with the reference). For most activities it is the activity's id. An edit
+/// (`messageUpdate`) and a delete (`messageDelete`) carry the id of the message they change, so every edit of a
+/// message, and its delete, would repeat it: an edit is keyed by its id, `#edit#` and a digest of its timestamp,
+/// event type and text (a second edit differs; Teams' redelivery of the same edit does not), a delete by its id
+/// and `#delete`.
+fn deduped(reference: &ConversationReference, activity: &Activity) -> ConversationReference {
+    let Some(id) = activity.id.as_ref() else {
+        return reference.clone();
+    };
+    let key = match &activity.kind {
+        ActivityKind::MessageUpdate(message) => {
+            let event = activity
+                .channel_data
+                .as_ref()
+                .and_then(|d| d.event_type.as_ref())
+                .map_or("", models::TeamsEventType::as_str);
+            let digest = fnv1a(&[
+                activity.timestamp.as_deref().unwrap_or_default().as_bytes(),
+                event.as_bytes(),
+                message.text.as_deref().unwrap_or_default().as_bytes(),
+            ]);
+            format!("{id}#edit#{digest:016x}")
+        }
+        ActivityKind::MessageDelete(_) => format!("{id}#delete"),
+        ActivityKind::Message(_)
+        | ActivityKind::ConversationUpdate(_)
+        | ActivityKind::InstallationUpdate(_)
+        | ActivityKind::MessageReaction(_)
+        | ActivityKind::Invoke(_)
+        | ActivityKind::Event(_)
+        | ActivityKind::Typing(_)
+        | ActivityKind::Unknown { .. } => return reference.clone(),
+    };
+    ConversationReference {
+        activity_id: Some(key.as_str().into()),
+        ..reference.clone()
+    }
+}
+
+/// FNV-1a (64 bit) over `parts`, each followed by a separator byte: a stable digest (the same on every build and
+/// machine, unlike `std`'s hasher) for dedupe keys.
+fn fnv1a(parts: &[&[u8]]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for byte in part.iter().copied().chain([0xff]) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    hash
 }
 
 fn unavailable(error: &StoreError) -> WebhookResponse {
