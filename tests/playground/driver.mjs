@@ -30,6 +30,9 @@
 //
 // Node 20 has no global WebSocket without --experimental-websocket (the run script sets it).
 
+import { readFileSync } from 'node:fs';
+import { test as nodeTest } from 'node:test';
+
 const DEFAULT_TIMEOUT_MS = 10_000;
 
 /** Error raised when a bounded wait ends without a match. */
@@ -357,22 +360,55 @@ export class Playground {
   }
 }
 
-/** The devserver (or echo bot) under test: env BOT_URL, e.g. http://127.0.0.1:3978. */
+/**
+ * The bot under test (the devserver, the minimal bot or the echo bot): env BOT_URL, e.g. http://127.0.0.1:3978.
+ * Its admin routes take `Authorization: Bearer <token>`: the token is read from the file env BOT_ADMIN_TOKEN_FILE
+ * names (the one our devservers write beside STATE_PATH when BOT_ADMIN_TOKEN is unset); none for the echo bot.
+ */
 export class BotServer {
-  constructor(url = process.env.BOT_URL) {
+  constructor(url = process.env.BOT_URL, adminTokenFile = process.env.BOT_ADMIN_TOKEN_FILE) {
     if (!url) throw new Error('BOT_URL is not set (tests/playground/run sets it)');
     this.url = url.replace(/\/$/, '');
+    this.adminToken = adminTokenFile ? readFileSync(adminTokenFile, 'utf8').trim() : undefined;
   }
 
-  /** POST /api/tick: runs the scheduled (polling) work that is due now. Returns {status, body}. */
+  /** POST /api/tick with the admin token: runs the scheduled (polling) work that is due now. Returns {status, body}. */
   async tick() {
-    const response = await fetch(`${this.url}/api/tick`, { method: 'POST', signal: AbortSignal.timeout(20_000) });
+    const headers = this.adminToken ? { authorization: `Bearer ${this.adminToken}` } : {};
+    const response = await fetch(`${this.url}/api/tick`, {
+      method: 'POST',
+      headers,
+      signal: AbortSignal.timeout(20_000),
+    });
     return { status: response.status, body: await response.text() };
   }
 }
 
-/** Which bot the run targets: "devserver" (ours, the default) or "echo" (the driver self-check bot). */
-export const BOT_KIND = process.env.PLAYGROUND_BOT === 'echo' ? 'echo' : 'devserver';
+/**
+ * Which bot the run targets (env PLAYGROUND_BOT): "devserver" (the reference bot, the default), "minimal" (the
+ * minimal example bot, examples/minimal) or "echo" (the driver self-check bot).
+ */
+export const BOT_KIND = ['echo', 'minimal'].includes(process.env.PLAYGROUND_BOT)
+  ? process.env.PLAYGROUND_BOT
+  : 'devserver';
+
+/**
+ * node:test's `test` for a file written for the bots in `kinds`, and `skip`: false when the run targets one of
+ * them, else the reason. Against any other bot every test of the file is skipped with that reason (a test's own
+ * `skip` applies as well); the file should then not connect to the playground either:
+ *
+ *   const { test, skip } = testsFor('devserver', 'echo');
+ *   before(async () => { if (!skip) pg = await Playground.connect(); });
+ */
+export function testsFor(...kinds) {
+  const skip = kinds.includes(BOT_KIND) ? false : `PLAYGROUND_BOT=${BOT_KIND}: this file tests ${kinds.join(', ')}`;
+  // node:test itself when the file runs: a wrapper would become every test's reported location.
+  const test = skip
+    ? (name, options, fn) =>
+        typeof options === 'function' ? nodeTest(name, { skip }, options) : nodeTest(name, { ...options, skip }, fn)
+    : nodeTest;
+  return { skip, test };
+}
 
 /**
  * Features the driver self-check echo bot (support/echo-bot.mjs) lacks; tests needing them are skipped when

@@ -1,6 +1,6 @@
 // A throwaway bot used ONLY to self-check the playground driver (PLAYGROUND_BOT=echo tests/playground/run).
 // It is not our bot and not a model of it: the real run targets the Rust devserver. It implements just enough of
-// the reference bot's words (CONTRACT.md) to exercise every driver path: echo, `members`, welcome on install /
+// the reference bot's words (docs/contract.md) to exercise every driver path: echo, `members`, welcome on install /
 // first personal contact, and a poll (`subscribe`, POST /api/tick, card submit -> PUT update in place).
 // It has no `help` or `whoami`: those tests are skipped against it.
 //
