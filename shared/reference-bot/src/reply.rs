@@ -1,17 +1,13 @@
 //! @mentioning someone in a message.
 
+use teams_bot::Message;
 use teams_bot::models::{Activity, ChannelAccount};
 
 /// A message that @mentions `user`: `<before><at>Name</at><after>` in the text (the name HTML-escaped) and the
 /// matching `mention` entity. A user without a name is mentioned by their id.
 #[must_use]
 pub fn mention_back(user: &ChannelAccount, before: &str, after: &str) -> Activity {
-    let mut activity = Activity::message("");
-    let fragment = activity.add_mention(user);
-    if let Some(m) = activity.message_mut() {
-        m.text = Some(format!("{before}{fragment}{after}"));
-    }
-    activity
+    Message::new().text(before).mention(user).text(after).into_activity()
 }
 
 #[cfg(test)]

@@ -45,8 +45,8 @@ pub mod errors {
 pub use service::api::testkit;
 pub use service::api::{
     Bot, BotError, BotIdentity, CardAction, Context, ConversationEvent, IncomingMessage, InstallAction, Installation,
-    InvokeRequest, InvokeResponse, JobRun, Jobs, MAX_ROSTER_PAGES, MembersChanged, MessageDeleted, MessageEdit, NoBot,
-    PersonalWelcome, ReactionsChanged, ScheduledJob, Scope, SentMessage, State, TeamWelcome,
+    InvokeRequest, InvokeResponse, JobRun, Jobs, MAX_ROSTER_PAGES, MembersChanged, Message, MessageDeleted,
+    MessageEdit, NoBot, PersonalWelcome, ReactionsChanged, ScheduledJob, Scope, SentMessage, State, TeamWelcome,
 };
 
 #[cfg(feature = "devserver")]

@@ -8,6 +8,7 @@ mod bot;
 mod context;
 mod events;
 mod identity;
+mod message;
 pub mod testkit;
 
 pub use bot::{Bot, NoBot};
@@ -18,3 +19,4 @@ pub use events::{
     MembersChanged, MessageDeleted, MessageEdit, PersonalWelcome, ReactionsChanged, Scope, TeamWelcome,
 };
 pub use identity::BotIdentity;
+pub use message::Message;
