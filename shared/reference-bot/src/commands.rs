@@ -7,10 +7,11 @@ use crate::roster::roster_text;
 use crate::text::{command_of, echo_text};
 use serde_json::json;
 use std::time::Duration;
+use teams_bot::models::TextFormat;
 use teams_bot::models::{
     Activity, ChannelAccount, TenantId, char_count, fits_message_budget, truncate_utf16, utf16_len,
 };
-use teams_bot::{BotError, Context, IncomingMessage, Scope};
+use teams_bot::{BotError, Context, IncomingMessage, Message, Scope};
 
 /// Page size the `members` command asks the roster for.
 pub const MEMBERS_PAGE_SIZE: u32 = 100;
@@ -41,7 +42,7 @@ pub(crate) async fn on_message(ctx: &Context<'_>, message: &IncomingMessage<'_>)
     let cmd = command_of(text);
     match cmd.as_str() {
         "" | "help" => reply(ctx, HELP_TEXT).await,
-        "whoami" => reply(ctx, whoami(message)).await,
+        "whoami" => reply(ctx, quoting(whoami(message))).await,
         "card" => {
             ctx.reply(with_attachment(None, hero_card())).await?;
             ctx.reply(with_attachment(None, adaptive_card())).await?;
@@ -60,7 +61,7 @@ pub(crate) async fn on_message(ctx: &Context<'_>, message: &IncomingMessage<'_>)
         "unsubscribe" => unsubscribe(ctx).await,
         _ => match cmd.strip_prefix("subscribe") {
             Some(rest) if rest.is_empty() || rest.starts_with(' ') => subscribe(ctx, rest.trim()).await,
-            _ => reply(ctx, echo(text)).await,
+            _ => reply(ctx, echo(message.activity, text)).await,
         },
     }
 }
@@ -80,16 +81,23 @@ async fn apologise(ctx: &Context<'_>, error: BotError, apology: &str) -> Result<
 
 /// The echo reply. A text so long that the reply would break the message size budget is quoted shortened
 /// (cut on a character boundary, ending with `…`); `n` still counts the whole text.
-fn echo(text: &str) -> Activity {
+fn echo(inbound: &Activity, text: &str) -> Activity {
     let count = char_count(text);
-    let mut reply = Activity::message(echo_text(text));
+    let mut reply = quoting(echo_text(text));
     let mut units = utf16_len(text);
-    while !fits_message_budget(&reply) && units > 0 {
+    // Measured as sent: addressed as the reply to `inbound`.
+    while !fits_message_budget(&inbound.reply_with(reply.clone())) && units > 0 {
         units = units * 9 / 10;
         let quoted = format!("{}…", truncate_utf16(text, units));
-        reply = Activity::message(format!("You sent {quoted} which was {count} characters"));
+        reply = quoting(format!("You sent {quoted} which was {count} characters"));
     }
     reply
+}
+
+/// A message that quotes what a user wrote: sent as `textFormat: plain`, so Teams shows the user's characters
+/// exactly and renders none of them as markdown or HTML (docs/decisions/2026-11-30-quoting-user-text.md).
+fn quoting(text: String) -> Activity {
+    Message::new().text(text).format(TextFormat::Plain).into_activity()
 }
 
 async fn subscribe(ctx: &Context<'_>, minutes: &str) -> Result<(), BotError> {

@@ -1,13 +1,19 @@
 //! @mentioning someone in a message.
 
 use teams_bot::Message;
-use teams_bot::models::{Activity, ChannelAccount};
+use teams_bot::models::{Activity, ChannelAccount, TextFormat};
 
 /// A message that @mentions `user`: `<before><at>Name</at><after>` in the text (the name HTML-escaped) and the
 /// matching `mention` entity. A user without a name is mentioned by their id.
 #[must_use]
 pub fn mention_back(user: &ChannelAccount, before: &str, after: &str) -> Activity {
-    Message::new().text(before).mention(user).text(after).into_activity()
+    // `xml`: the user's name is HTML-escaped in the mention, and Teams reads no markdown in it.
+    Message::new()
+        .text(before)
+        .mention(user)
+        .text(after)
+        .format(TextFormat::Xml)
+        .into_activity()
 }
 
 #[cfg(test)]

@@ -370,6 +370,51 @@ async fn mention_me_mentions_the_sender_back() {
     assert_eq!(m[0].text.as_deref(), Some("<at>Alice Example</at>"));
 }
 
+/// The text format a reply was sent with.
+fn format_of(activity: &Activity) -> Option<String> {
+    activity
+        .as_message()
+        .and_then(|m| m.text_format.as_ref())
+        .map(|f| f.as_str().to_owned())
+}
+
+#[tokio::test]
+async fn text_quoting_a_user_is_never_rendered_as_markdown_or_html() {
+    // Issue 16, F7: a channel member could make the bot post a formatted phishing link under its name.
+    let phishing = "[Reset your password](https://evil.example) **now** <a href=\"https://evil.example\">here</a>";
+    let kit = kit();
+    deliver(&kit, &personal(phishing)).await;
+    let r = replies(&kit);
+    assert_eq!(r.len(), 1);
+    assert_eq!(
+        r[0].text(),
+        Some(format!("You sent {phishing} which was {} characters", phishing.chars().count()).as_str()),
+        "quoted exactly"
+    );
+    assert_eq!(format_of(&r[0]).as_deref(), Some("plain"));
+
+    let kit = self::kit();
+    let mut v = personal("whoami");
+    v["from"]["name"] = json!("**Eve** [click](https://evil.example)");
+    deliver(&kit, &v).await;
+    let r = replies(&kit);
+    assert!(
+        r[0].text()
+            .unwrap()
+            .contains("Name: **Eve** [click](https://evil.example)")
+    );
+    assert_eq!(format_of(&r[0]).as_deref(), Some("plain"));
+
+    // A mention carries the user's name: HTML-escaped, and sent as xml so no markdown in it is read.
+    let kit = self::kit();
+    let mut v = channel("mention me");
+    v["from"]["name"] = json!("<b>Eve</b> *x*");
+    deliver(&kit, &v).await;
+    let r = replies(&kit);
+    assert_eq!(r[0].text(), Some("Hello <at>&lt;b&gt;Eve&lt;/b&gt; *x*</at>!"));
+    assert_eq!(format_of(&r[0]).as_deref(), Some("xml"));
+}
+
 #[tokio::test]
 async fn dm_me_in_a_channel_opens_a_1to1_chat_and_reports_back() {
     let kit = kit();
