@@ -2,12 +2,13 @@
 
 use crate::config::AuthConfig;
 use crate::source::{FetchKeys, HttpKeyFetcher, KeySource, KeySourceError};
-use crate::verifier::{AuthError, Claims, SignatureCache, Verifier};
+use crate::verifier::{AuthError, Claims, SignatureCache, VerifiedToken, Verifier};
 use models::Activity;
 use std::time::SystemTime;
 
 /// Authenticates inbound requests: cached keys, one refetch on an unknown `kid` (rate-limited), the pure
-/// verifier for everything else. Build once per process and share by reference.
+/// verifier for everything else, in two steps (the token, then the activity). Build once per process and share
+/// by reference.
 #[derive(Debug)]
 pub struct Authenticator<F = HttpKeyFetcher> {
     verifier: Verifier,
@@ -59,10 +60,41 @@ impl<F: FetchKeys> Authenticator<F> {
         self.source.keys().await.map(|_| ())
     }
 
-    /// Verifies the request's `Authorization` header for `activity` at the current time.
+    /// Verifies everything about the request's `Authorization` header that depends on the token alone, at the
+    /// current time: what a caller does before it parses the request body. Then
+    /// [`VerifiedToken::check_activity`] with the parsed activity.
     ///
-    /// A malformed header is refused before any key is needed; a `kid` the cache lacks causes one refetch
-    /// (shared, at most once per refetch interval) and one more try.
+    /// A token that could never verify (not a JWT, a refused `alg`, no `kid`, a `crit` header, a signature no
+    /// RSA key makes) is refused before any key is needed, so it never causes a fetch. A `kid` the cache lacks
+    /// causes one refetch (shared, at most once per refetch interval) and one more try. With no keys cached and
+    /// the metadata server failing, fetches back off (see [`KeySource::with_failure_backoff`]) and requests are
+    /// answered [`AuthError::KeysUnavailable`] (503) meanwhile.
+    ///
+    /// # Errors
+    /// The [`AuthError`] to answer with (its `status()` and `reason()`): a 401, or a 503 when no keys can be had.
+    pub async fn authenticate_token(&self, authorization_header: Option<&str>) -> Result<VerifiedToken, AuthError> {
+        self.verifier.read_header(authorization_header)?;
+        let keys = self.source.keys().await.map_err(AuthError::KeysUnavailable)?;
+        match self
+            .verifier
+            .verify_token_cached(authorization_header, &keys, SystemTime::now(), &self.signatures)
+        {
+            Err(AuthError::UnknownKey { kid }) => {
+                let keys = self
+                    .source
+                    .refresh_for_unknown_kid(&kid)
+                    .await
+                    .map_err(AuthError::KeysUnavailable)?;
+                self.verifier
+                    .verify_token_cached(authorization_header, &keys, SystemTime::now(), &self.signatures)
+            }
+            result => result,
+        }
+    }
+
+    /// Both steps at once: [`Authenticator::authenticate_token`], then [`VerifiedToken::check_activity`] for
+    /// `activity`. For a caller that already has the activity; the webhook calls the two steps itself, so a bad
+    /// token is refused before the body is parsed.
     ///
     /// # Errors
     /// The [`AuthError`] to answer with (its `status()` and `reason()`).
@@ -71,30 +103,8 @@ impl<F: FetchKeys> Authenticator<F> {
         authorization_header: Option<&str>,
         activity: &Activity,
     ) -> Result<Claims, AuthError> {
-        self.verifier.read_header(authorization_header)?;
-        let keys = self.source.keys().await.map_err(AuthError::KeysUnavailable)?;
-        match self.verifier.verify_cached(
-            authorization_header,
-            activity,
-            &keys,
-            SystemTime::now(),
-            &self.signatures,
-        ) {
-            Err(AuthError::UnknownKey { kid }) => {
-                let keys = self
-                    .source
-                    .refresh_for_unknown_kid(&kid)
-                    .await
-                    .map_err(AuthError::KeysUnavailable)?;
-                self.verifier.verify_cached(
-                    authorization_header,
-                    activity,
-                    &keys,
-                    SystemTime::now(),
-                    &self.signatures,
-                )
-            }
-            result => result,
-        }
+        self.authenticate_token(authorization_header)
+            .await?
+            .check_activity(activity)
     }
 }

@@ -12,8 +12,13 @@ pub const DEFAULT_TOKEN_ISSUER: &str = "https://api.botframework.com";
 pub const DEFAULT_CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
 /// Keys older than this are refetched (at least daily, as the Bot Framework requires).
 pub const DEFAULT_KEY_MAX_AGE: Duration = Duration::from_secs(24 * 60 * 60);
-/// At most one refetch per this interval for an unknown `kid`, and the wait after a failed fetch.
+/// At most one refetch per this interval for an unknown `kid`, and the wait after a failed refresh of cached keys.
 pub const DEFAULT_REFETCH_INTERVAL: Duration = Duration::from_secs(5 * 60);
+/// With no keys cached: the pause after the second failed fetch in a row (the first is retried at once); it
+/// doubles after each further failure, up to [`DEFAULT_FETCH_BACKOFF_MAX`].
+pub const DEFAULT_FETCH_BACKOFF: Duration = Duration::from_secs(1);
+/// The longest pause between failed fetches while no keys are cached.
+pub const DEFAULT_FETCH_BACKOFF_MAX: Duration = Duration::from_secs(30);
 
 /// Why the configuration is unusable.
 #[derive(Debug, thiserror::Error)]

@@ -4,6 +4,7 @@ use jsonwebtoken::DecodingKey;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
 /// Why a JWKS document gave no usable keys.
 #[derive(Debug, thiserror::Error)]
@@ -23,7 +24,8 @@ pub enum KeySetError {
 #[derive(Clone)]
 pub struct SigningKey {
     decoding: DecodingKey,
-    endorsements: Vec<String>,
+    /// Shared with every [`crate::VerifiedToken`] this key verified (checked against the activity later).
+    endorsements: Arc<[String]>,
     /// Unique per key parsed in this process: a signature verified with it is trusted again only while this
     /// very key is still the one its `kid` names.
     serial: u64,
@@ -50,6 +52,10 @@ impl SigningKey {
     #[must_use]
     pub fn endorses(&self, channel_id: &str) -> bool {
         self.endorsements.iter().any(|e| e == channel_id)
+    }
+
+    pub(crate) fn shared_endorsements(&self) -> Arc<[String]> {
+        Arc::clone(&self.endorsements)
     }
 
     pub(crate) fn decoding_key(&self) -> &DecodingKey {
@@ -116,7 +122,7 @@ impl KeySet {
             kid,
             SigningKey {
                 decoding,
-                endorsements,
+                endorsements: endorsements.into(),
                 serial,
             },
         );

@@ -1,7 +1,9 @@
 //! The key source: fetches the OpenID metadata and its JWKS, caches the keys, refreshes them at least every
-//! 24 hours and on an unknown `kid` at most once per refetch interval, with one fetch in flight at a time.
+//! 24 hours and on an unknown `kid` at most once per refetch interval, with one fetch in flight at a time. With
+//! nothing cached (cold start, the metadata server down), failed fetches back off: one immediate retry, then a
+//! pause that doubles from 1 s up to 30 s, during which requests are refused (503) without fetching.
 
-use crate::config::{AuthConfig, is_allowed_key_url};
+use crate::config::{AuthConfig, DEFAULT_FETCH_BACKOFF, DEFAULT_FETCH_BACKOFF_MAX, is_allowed_key_url};
 use crate::keys::{KeySet, KeySetError};
 use reqwest::StatusCode;
 use serde::Deserialize;
@@ -51,6 +53,12 @@ pub enum KeySourceError {
     /// Nothing is cached and another request's fetch just failed.
     #[error("no signing keys cached; the last fetch failed")]
     LastFetchFailed,
+    /// Nothing is cached, the last fetches failed, and the next may start only after a pause.
+    #[error("no signing keys cached; the last fetch failed, next try in {retry_in:?}")]
+    BackingOff {
+        /// How long until a request may fetch again.
+        retry_in: Duration,
+    },
     /// The HTTP client could not be built.
     #[error("cannot build the HTTP client for the key source")]
     Client(#[source] reqwest::Error),
@@ -148,6 +156,8 @@ pub struct KeySource<F = HttpKeyFetcher> {
     fetcher: F,
     max_age: Duration,
     refetch_interval: Duration,
+    backoff_first: Duration,
+    backoff_max: Duration,
     cache: RwLock<Cache>,
     in_flight: tokio::sync::Mutex<()>,
     attempts: AtomicU64,
@@ -160,6 +170,10 @@ struct Cache {
     last_attempt: Option<Instant>,
     /// Bumped by every completed fetch, successful or not: a waiter that sees it move does not fetch again.
     generation: u64,
+    /// Fetches that failed in a row (0 after a success).
+    failures: u32,
+    /// When the last failed fetch ended.
+    failed_at: Option<Instant>,
 }
 
 impl KeySource<HttpKeyFetcher> {
@@ -178,16 +192,31 @@ impl KeySource<HttpKeyFetcher> {
 
 impl<F: FetchKeys> KeySource<F> {
     /// A key source over `fetcher`: keys older than `max_age` are refetched, and an unknown `kid` (or a failed
-    /// fetch) causes at most one fetch per `refetch_interval`.
+    /// refresh of cached keys) causes at most one fetch per `refetch_interval`. With nothing cached, failed
+    /// fetches back off as [`KeySource::with_failure_backoff`] describes (1 s doubling to 30 s by default).
     pub fn new(fetcher: F, max_age: Duration, refetch_interval: Duration) -> Self {
         Self {
             fetcher,
             max_age,
             refetch_interval,
+            backoff_first: DEFAULT_FETCH_BACKOFF,
+            backoff_max: DEFAULT_FETCH_BACKOFF_MAX,
             cache: RwLock::new(Cache::default()),
             in_flight: tokio::sync::Mutex::new(()),
             attempts: AtomicU64::new(0),
         }
+    }
+
+    /// The pause after failed fetches while nothing is cached: the first failure may be retried at once (by
+    /// the next request; concurrent ones share the fetch in flight); after the second failure in a row no
+    /// fetch starts for `first`, then twice as long after each further failure, at most `max`. Requests
+    /// meanwhile get [`KeySourceError::BackingOff`]. A success resets it. (With keys cached, a failed refresh
+    /// instead keeps serving them and waits `refetch_interval`.)
+    #[must_use]
+    pub fn with_failure_backoff(mut self, first: Duration, max: Duration) -> Self {
+        self.backoff_first = first;
+        self.backoff_max = max.max(first);
+        self
     }
 
     /// The fetcher.
@@ -206,10 +235,11 @@ impl<F: FetchKeys> KeySource<F> {
     }
 
     /// The current keys: the cache while it is younger than `max_age`; otherwise one (shared) fetch. When that
-    /// fetch fails the cached keys are still served (and the next try waits `refetch_interval`).
+    /// fetch fails the cached keys are still served (and the next try waits `refetch_interval`). With nothing
+    /// cached, a fetch is tried only outside the failure backoff ([`KeySource::with_failure_backoff`]).
     ///
     /// # Errors
-    /// Only when nothing is cached and the fetch fails.
+    /// Only when nothing is cached and the fetch fails, or failed just before (the backoff).
     pub async fn keys(&self) -> Result<Arc<KeySet>, KeySourceError> {
         let (keys, generation, due) = {
             let cache = self.read();
@@ -218,6 +248,11 @@ impl<F: FetchKeys> KeySource<F> {
             let waited = cache
                 .last_attempt
                 .is_none_or(|at| now.duration_since(at) >= self.refetch_interval);
+            if cache.keys.is_none()
+                && let Some(retry_in) = self.backing_off(&cache, now)
+            {
+                return Err(KeySourceError::BackingOff { retry_in });
+            }
             (cache.keys.clone(), cache.generation, stale && waited)
         };
         match keys {
@@ -241,9 +276,15 @@ impl<F: FetchKeys> KeySource<F> {
     pub async fn refresh_for_unknown_kid(&self, kid: &str) -> Result<Arc<KeySet>, KeySourceError> {
         let (keys, generation, allowed) = {
             let cache = self.read();
+            let now = Instant::now();
             let allowed = cache
                 .last_attempt
-                .is_none_or(|at| Instant::now().duration_since(at) >= self.refetch_interval);
+                .is_none_or(|at| now.duration_since(at) >= self.refetch_interval);
+            if cache.keys.is_none()
+                && let Some(retry_in) = self.backing_off(&cache, now)
+            {
+                return Err(KeySourceError::BackingOff { retry_in });
+            }
             (cache.keys.clone(), cache.generation, allowed)
         };
         match keys {
@@ -277,6 +318,8 @@ impl<F: FetchKeys> KeySource<F> {
         cache.last_attempt = Some(started);
         match result {
             Ok(keys) => {
+                cache.failures = 0;
+                cache.failed_at = None;
                 tracing::info!(
                     keys = keys.len(),
                     skipped = keys.skipped(),
@@ -287,8 +330,40 @@ impl<F: FetchKeys> KeySource<F> {
                 cache.fetched_at = Some(started);
                 Ok(keys)
             }
-            Err(error) => Err(KeySourceError::Fetch(error)),
+            Err(error) => {
+                cache.failures = cache.failures.saturating_add(1);
+                cache.failed_at = Some(Instant::now());
+                if cache.keys.is_none() {
+                    tracing::warn!(
+                        error = %error,
+                        failures = cache.failures,
+                        next_try_in = ?self.failure_pause(cache.failures),
+                        "no signing keys: the fetch failed; requests are answered 503 meanwhile"
+                    );
+                }
+                Err(KeySourceError::Fetch(error))
+            }
         }
+    }
+
+    /// How long until a fetch may start again, while failed fetches back off (`None`: it may start now).
+    fn backing_off(&self, cache: &Cache, now: Instant) -> Option<Duration> {
+        let failed_at = cache.failed_at?;
+        let pause = self.failure_pause(cache.failures);
+        let elapsed = now.duration_since(failed_at);
+        (elapsed < pause).then(|| pause - elapsed)
+    }
+
+    /// The pause after `failures` failed fetches in a row: none after the first, then `backoff_first` doubling
+    /// up to `backoff_max`.
+    fn failure_pause(&self, failures: u32) -> Duration {
+        if failures < 2 {
+            return Duration::ZERO;
+        }
+        let doublings = (failures - 2).min(31);
+        self.backoff_first
+            .saturating_mul(1_u32 << doublings)
+            .min(self.backoff_max)
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Cache> {

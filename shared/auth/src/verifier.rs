@@ -1,5 +1,10 @@
 //! The pure verifier: a bearer token, the activity it came with and the current keys in; verified claims or the
 //! reason for refusal out. No I/O, no clock of its own.
+//!
+//! Two steps, so a caller can refuse a bad token before it reads (parses) the request body:
+//! [`Verifier::verify_token`] checks everything that depends only on the token (scheme, shape, `alg`, `kid`,
+//! `crit`, signature, `iss`, `aud`, `exp`/`nbf`: every 401), and [`VerifiedToken::check_activity`] then checks it
+//! against the activity it came with (endorsement, `serviceurl`, tenant: every 403).
 
 use crate::config::AuthConfig;
 use crate::keys::KeySet;
@@ -11,6 +16,7 @@ use jsonwebtoken::{Algorithm, Validation};
 use models::Activity;
 use serde::Deserialize;
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The algorithms the Bot Framework SDKs accept; anything else (`none`, HMAC, EC, PSS) is refused before any
@@ -27,9 +33,14 @@ pub enum AuthError {
     /// The scheme is not `Bearer`.
     #[error("authorization scheme is not Bearer")]
     WrongScheme,
-    /// Not exactly one token after the scheme, or not a three-part JWT with a JSON header.
+    /// Not exactly one token after the scheme, or not a three-part JWT with a JSON header and a base64url
+    /// payload.
     #[error("malformed bearer token ({0})")]
     Malformed(&'static str),
+    /// The header has a `crit` parameter: it names extensions the token must not be accepted without
+    /// understanding (RFC 7515 §4.1.11), and we understand none.
+    #[error("token has critical header parameters")]
+    CriticalHeader,
     /// `alg` is not RS256, RS384 or RS512.
     #[error("token algorithm not allowed")]
     AlgorithmNotAllowed,
@@ -42,7 +53,8 @@ pub enum AuthError {
         /// The token's `kid`, at most 128 characters.
         kid: String,
     },
-    /// The signature does not verify with the key named by `kid`.
+    /// The signature does not verify with the key named by `kid` (or, before any key lookup, is not base64url
+    /// or has a length no RSA key of 2048 to 8192 bits produces).
     #[error("invalid token signature")]
     BadSignature,
     /// The signature verified but the payload is not usable claims JSON (or another JWT-level failure).
@@ -98,6 +110,7 @@ impl AuthError {
             Self::Malformed(_) => "malformed bearer token",
             Self::AlgorithmNotAllowed => "token algorithm not allowed",
             Self::MissingKeyId => "token has no key id",
+            Self::CriticalHeader => "token has critical header parameters",
             Self::UnknownKey { .. } => "unknown signing key",
             Self::BadSignature => "invalid token signature",
             Self::InvalidToken(_) => "invalid token",
@@ -142,12 +155,91 @@ pub struct TokenHeader {
     pub key_id: String,
 }
 
+/// A token whose signature, issuer, audience and lifetime were verified ([`Verifier::verify_token`]), not yet
+/// checked against the activity it came with. Everything a 401 can come from is behind it; what is left
+/// ([`VerifiedToken::check_activity`]) can only answer 403. A caller may read the request body now, and must
+/// check the activity before acting on it. Holds no part of the token itself.
+#[derive(Clone, Debug)]
+#[must_use = "a verified token must still be checked against its activity (VerifiedToken::check_activity)"]
+pub struct VerifiedToken {
+    issuer: String,
+    audience: String,
+    /// The `serviceurl` claim, if any (compared with the activity's `serviceUrl` later).
+    service_url: Option<String>,
+    expires_at: i64,
+    not_before: Option<i64>,
+    key_id: String,
+    algorithm: Algorithm,
+    /// The signing key's endorsements (the channel ids it may sign for).
+    endorsements: Arc<[String]>,
+    /// `BOT_ALLOWED_TENANTS`, lowercased; `None` allows any tenant.
+    allowed_tenants: Option<Arc<HashSet<String>>>,
+}
+
+impl VerifiedToken {
+    /// Checks the token against the activity it came with, in order: the signing key endorses the activity's
+    /// `channelId`; the `serviceurl` claim equals the activity's `serviceUrl` exactly; the activity's tenant is
+    /// allowed. Every refusal here is a 403.
+    ///
+    /// # Errors
+    /// [`AuthError::NotEndorsed`], [`AuthError::ServiceUrlMismatch`], [`AuthError::TenantNotAllowed`].
+    pub fn check_activity(&self, activity: &Activity) -> Result<Claims, AuthError> {
+        let channel_id = activity.channel_id.as_deref().unwrap_or_default();
+        if channel_id.is_empty() || !self.endorsements.iter().any(|e| e == channel_id) {
+            return Err(AuthError::NotEndorsed);
+        }
+        let service_url = match (self.service_url.as_deref(), activity.service_url.as_deref()) {
+            (Some(claim), Some(activity_url)) if claim == activity_url => claim.to_owned(),
+            _ => return Err(AuthError::ServiceUrlMismatch),
+        };
+        if let Some(allowed) = &self.allowed_tenants {
+            let tenant = activity.tenant_id().map(|t| t.as_str().to_ascii_lowercase());
+            if !tenant.is_some_and(|t| allowed.contains(&t)) {
+                return Err(AuthError::TenantNotAllowed);
+            }
+        }
+        Ok(Claims {
+            issuer: self.issuer.clone(),
+            audience: self.audience.clone(),
+            service_url,
+            expires_at: self.expires_at,
+            not_before: self.not_before,
+            key_id: self.key_id.clone(),
+            algorithm: self.algorithm,
+        })
+    }
+
+    /// The `kid` of the key that signed.
+    #[must_use]
+    pub fn key_id(&self) -> &str {
+        &self.key_id
+    }
+
+    /// The signing algorithm.
+    #[must_use]
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// `exp`, seconds since the epoch.
+    #[must_use]
+    pub fn expires_at(&self) -> i64 {
+        self.expires_at
+    }
+
+    /// The `serviceurl` claim (not yet compared with any activity).
+    #[must_use]
+    pub fn service_url_claim(&self) -> Option<&str> {
+        self.service_url.as_deref()
+    }
+}
+
 /// Verifies Bot Framework channel tokens against a [`KeySet`]. Build once at cold start; cheap to share.
 #[derive(Clone, Debug)]
 pub struct Verifier {
     app_id: String,
     issuer: String,
-    allowed_tenants: Option<HashSet<String>>,
+    allowed_tenants: Option<Arc<HashSet<String>>>,
     skew: Duration,
 }
 
@@ -163,27 +255,60 @@ impl Verifier {
             allowed_tenants: config
                 .allowed_tenants
                 .as_ref()
-                .map(|tenants| tenants.iter().map(|t| t.as_str().to_ascii_lowercase()).collect()),
+                .map(|tenants| Arc::new(tenants.iter().map(|t| t.as_str().to_ascii_lowercase()).collect())),
             skew: config.clock_skew,
         }
     }
 
-    /// Reads the bearer token's header without verifying anything else: scheme, shape, `alg`, `kid`.
+    /// Checks everything about the bearer token that needs no key: scheme and one token; a three-part JWT; a
+    /// JSON header with `alg` RS256/384/512, a `kid` and no `crit`; a base64url payload; a base64url signature
+    /// as long as an RSA key of 2048 to 8192 bits makes. A token refused here could never verify, so it must
+    /// not cause a key fetch.
     ///
     /// # Errors
     /// [`AuthError::MissingHeader`], [`AuthError::WrongScheme`], [`AuthError::Malformed`],
-    /// [`AuthError::AlgorithmNotAllowed`], [`AuthError::MissingKeyId`].
+    /// [`AuthError::AlgorithmNotAllowed`], [`AuthError::MissingKeyId`], [`AuthError::CriticalHeader`],
+    /// [`AuthError::BadSignature`].
     pub fn read_header(&self, authorization_header: Option<&str>) -> Result<TokenHeader, AuthError> {
         let token = bearer_token(authorization_header)?;
-        token_header(token)
+        parse_token(token)
     }
 
-    /// Verifies the token in `authorization_header` for `activity` with `keys`, at time `now`.
+    /// Verifies everything about the token in `authorization_header` that depends on the token alone, with
+    /// `keys`, at time `now`, in order: [`Verifier::read_header`]'s checks; a `kid` naming a key in `keys`; the
+    /// signature; `iss`; `aud` = app id; `exp` present, `exp`/`nbf` within the skew. Every refusal is a 401.
+    /// The activity is checked afterwards with [`VerifiedToken::check_activity`].
     ///
-    /// Checks, in order (every 401 before any 403): `Bearer` scheme and one token; `alg` RS256/384/512; a `kid`
-    /// naming a key in `keys`; the signature; `iss`; `aud` = app id; `exp` present, `exp`/`nbf` within the skew;
-    /// the key endorses the activity's `channelId`; `serviceurl` equals the activity's `serviceUrl` exactly;
-    /// the activity's tenant is allowed.
+    /// # Errors
+    /// The first check that fails, as an [`AuthError`].
+    pub fn verify_token(
+        &self,
+        authorization_header: Option<&str>,
+        keys: &KeySet,
+        now: SystemTime,
+    ) -> Result<VerifiedToken, AuthError> {
+        self.verify_token_with(authorization_header, keys, now, None)
+    }
+
+    /// As [`Verifier::verify_token`], reusing `cache`'s record of tokens whose signature was already verified
+    /// with the same key: a token Teams reuses (it keeps one for up to an hour) costs one RSA verification, not
+    /// one per request. Every other check runs on every request.
+    ///
+    /// # Errors
+    /// As [`Verifier::verify_token`].
+    pub fn verify_token_cached(
+        &self,
+        authorization_header: Option<&str>,
+        keys: &KeySet,
+        now: SystemTime,
+        cache: &SignatureCache,
+    ) -> Result<VerifiedToken, AuthError> {
+        self.verify_token_with(authorization_header, keys, now, Some(cache))
+    }
+
+    /// Both steps at once: [`Verifier::verify_token`], then [`VerifiedToken::check_activity`] for `activity`.
+    /// Every 401 comes before any 403. A caller that still has to parse the activity should call the two
+    /// steps itself, so a bad token is refused before the body is read.
     ///
     /// # Errors
     /// The first check that fails, as an [`AuthError`].
@@ -194,12 +319,11 @@ impl Verifier {
         keys: &KeySet,
         now: SystemTime,
     ) -> Result<Claims, AuthError> {
-        self.verify_with(authorization_header, activity, keys, now, None)
+        self.verify_token(authorization_header, keys, now)?
+            .check_activity(activity)
     }
 
-    /// As [`Verifier::verify`], reusing `cache`'s record of tokens whose signature was already verified with the
-    /// same key: a token Teams reuses (it keeps one for up to an hour) costs one RSA verification, not one per
-    /// request. Every other check runs on every request.
+    /// As [`Verifier::verify`], through the signature cache (see [`Verifier::verify_token_cached`]).
     ///
     /// # Errors
     /// As [`Verifier::verify`].
@@ -211,19 +335,19 @@ impl Verifier {
         now: SystemTime,
         cache: &SignatureCache,
     ) -> Result<Claims, AuthError> {
-        self.verify_with(authorization_header, activity, keys, now, Some(cache))
+        self.verify_token_cached(authorization_header, keys, now, cache)?
+            .check_activity(activity)
     }
 
-    fn verify_with(
+    fn verify_token_with(
         &self,
         authorization_header: Option<&str>,
-        activity: &Activity,
         keys: &KeySet,
         now: SystemTime,
         cache: Option<&SignatureCache>,
-    ) -> Result<Claims, AuthError> {
+    ) -> Result<VerifiedToken, AuthError> {
         let token = bearer_token(authorization_header)?;
-        let header = token_header(token)?;
+        let header = parse_token(token)?;
         let Some(key) = keys.get(&header.key_id) else {
             return Err(AuthError::UnknownKey { kid: header.key_id });
         };
@@ -237,7 +361,7 @@ impl Verifier {
                 claims
             }
         };
-        self.check_claims(claims, header, key, activity, now)
+        self.check_claims(claims, header, key, now)
     }
 
     /// The payload of a token whose signature `key` verifies with the header's algorithm.
@@ -257,15 +381,14 @@ impl Verifier {
         Ok(data.claims)
     }
 
-    /// Everything after the signature: issuer, audience, time, endorsement, serviceUrl, tenant.
+    /// The claims after the signature that depend on the token alone: issuer, audience, time.
     fn check_claims(
         &self,
         claims: RawClaims,
         header: TokenHeader,
         key: &crate::keys::SigningKey,
-        activity: &Activity,
         now: SystemTime,
-    ) -> Result<Claims, AuthError> {
+    ) -> Result<VerifiedToken, AuthError> {
         let issuer = claims
             .iss
             .filter(|iss| *iss == self.issuer)
@@ -282,30 +405,16 @@ impl Verifier {
         if claims.nbf.is_some_and(|nbf| now + skew < nbf) {
             return Err(AuthError::NotYetValid);
         }
-
-        let channel_id = activity.channel_id.as_deref().unwrap_or_default();
-        if channel_id.is_empty() || !key.endorses(channel_id) {
-            return Err(AuthError::NotEndorsed);
-        }
-        let service_url = match (claims.serviceurl, activity.service_url.as_deref()) {
-            (Some(claim), Some(activity_url)) if claim == activity_url => claim,
-            _ => return Err(AuthError::ServiceUrlMismatch),
-        };
-        if let Some(allowed) = &self.allowed_tenants {
-            let tenant = activity.tenant_id().map(|t| t.as_str().to_ascii_lowercase());
-            if !tenant.is_some_and(|t| allowed.contains(&t)) {
-                return Err(AuthError::TenantNotAllowed);
-            }
-        }
-
-        Ok(Claims {
+        Ok(VerifiedToken {
             issuer,
             audience: self.app_id.clone(),
-            service_url,
+            service_url: claims.serviceurl,
             expires_at: seconds_to_i64(expires_at),
             not_before: claims.nbf.map(seconds_to_i64),
             key_id: header.key_id,
             algorithm: header.algorithm,
+            endorsements: key.shared_endorsements(),
+            allowed_tenants: self.allowed_tenants.clone(),
         })
     }
 }
@@ -396,7 +505,37 @@ fn bearer_token(authorization_header: Option<&str>) -> Result<&str, AuthError> {
     Ok(token)
 }
 
-/// The header of a three-part JWT: `alg` allowed, `kid` present.
+/// Lengths (bytes) of an RSA PKCS#1 v1.5 signature: the key's modulus length. jsonwebtoken (aws-lc) verifies
+/// RS256/384/512 only with keys of 2048 to 8192 bits, so no other length can ever verify.
+const RSA_SIGNATURE_BYTES: std::ops::RangeInclusive<usize> = 256..=1024;
+
+/// Everything about a token that needs no key ([`Verifier::read_header`]): its header, then a payload and a
+/// signature that could be a signed JWT's.
+fn parse_token(token: &str) -> Result<TokenHeader, AuthError> {
+    let header = token_header(token)?;
+    let mut parts = token.split('.').skip(1);
+    let (Some(payload), Some(signature)) = (parts.next(), parts.next()) else {
+        return Err(AuthError::Malformed("not three parts"));
+    };
+    if payload.is_empty() || payload.len() % 4 == 1 || !payload.bytes().all(is_base64url_byte) {
+        return Err(AuthError::Malformed("payload is not base64url"));
+    }
+    // Checked on the encoded length first, so an oversized signature is never decoded.
+    let encoded = |bytes: usize| (bytes * 4).div_ceil(3);
+    if !(encoded(*RSA_SIGNATURE_BYTES.start())..=encoded(*RSA_SIGNATURE_BYTES.end())).contains(&signature.len()) {
+        return Err(AuthError::BadSignature);
+    }
+    match URL_SAFE_NO_PAD.decode(signature) {
+        Ok(bytes) if RSA_SIGNATURE_BYTES.contains(&bytes.len()) => Ok(header),
+        _ => Err(AuthError::BadSignature),
+    }
+}
+
+fn is_base64url_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_'
+}
+
+/// The header of a three-part JWT: `alg` allowed, `kid` present, no `crit`.
 fn token_header(token: &str) -> Result<TokenHeader, AuthError> {
     let mut parts = token.split('.');
     let (Some(header), Some(_payload), Some(_signature), None) =
@@ -414,13 +553,16 @@ fn token_header(token: &str) -> Result<TokenHeader, AuthError> {
         Some("RS512") => Algorithm::RS512,
         _ => return Err(AuthError::AlgorithmNotAllowed),
     };
-    match raw.kid {
-        Some(kid) if !kid.is_empty() => Ok(TokenHeader {
-            algorithm,
-            key_id: kid.chars().take(128).collect(),
-        }),
-        _ => Err(AuthError::MissingKeyId),
+    let key_id = match raw.kid {
+        Some(kid) if !kid.is_empty() => kid.chars().take(128).collect(),
+        _ => return Err(AuthError::MissingKeyId),
+    };
+    // RFC 7515 §4.1.11: a recipient must refuse a token whose `crit` lists an extension it does not understand.
+    // We understand none, and an empty list or another shape is invalid anyway: any `crit` at all is refused.
+    if raw.crit {
+        return Err(AuthError::CriticalHeader);
     }
+    Ok(TokenHeader { algorithm, key_id })
 }
 
 fn unix_seconds(now: SystemTime) -> f64 {
@@ -441,6 +583,14 @@ struct RawHeader {
     alg: Option<String>,
     #[serde(default)]
     kid: Option<String>,
+    /// Whether the header has a `crit` member, whatever its value (`null` included).
+    #[serde(default, deserialize_with = "present")]
+    crit: bool,
+}
+
+/// `true` for any value (serde calls this only when the member is present).
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    serde::de::IgnoredAny::deserialize(deserializer).map(|_| true)
 }
 
 #[derive(Clone, Deserialize)]
@@ -533,9 +683,73 @@ mod tests {
     }
 
     #[test]
+    fn any_crit_member_is_refused() {
+        let enc = |json: &str| format!("{}.e30.sig", URL_SAFE_NO_PAD.encode(json));
+        for crit in [r#"["exp"]"#, r#"["b64"]"#, "[]", "null", r#""x""#, "{}", "0"] {
+            let token = enc(&format!(r#"{{"alg":"RS256","kid":"k","crit":{crit}}}"#));
+            assert!(matches!(token_header(&token), Err(AuthError::CriticalHeader)), "{crit}");
+        }
+        // A member merely named like it is not `crit`.
+        assert!(token_header(&enc(r#"{"alg":"RS256","kid":"k","Crit":["x"]}"#)).is_ok());
+    }
+
+    #[test]
+    fn payload_and_signature_must_be_able_to_verify() {
+        let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"RS256","kid":"k"}"#);
+        let payload = URL_SAFE_NO_PAD.encode(r#"{"iss":"x"}"#);
+        let sig = |bytes: usize| URL_SAFE_NO_PAD.encode(vec![7_u8; bytes]);
+        for bytes in [256, 384, 512, 1024] {
+            assert!(
+                parse_token(&format!("{header}.{payload}.{}", sig(bytes))).is_ok(),
+                "{bytes}"
+            );
+        }
+        for bytes in [0, 1, 128, 255, 257 * 4, 1025, 4096] {
+            assert!(
+                matches!(
+                    parse_token(&format!("{header}.{payload}.{}", sig(bytes))),
+                    Err(AuthError::BadSignature)
+                ),
+                "{bytes}"
+            );
+        }
+        // Not base64url (standard alphabet, padding, a stray character) at a plausible length.
+        let good = sig(256);
+        for bad in [
+            good.replace('H', "+"),
+            format!("{}==", &good[..340]),
+            format!("{}!", &good[..341]),
+        ] {
+            assert!(matches!(
+                parse_token(&format!("{header}.{payload}.{bad}")),
+                Err(AuthError::BadSignature)
+            ));
+        }
+        for bad_payload in ["", "e30=", "e3+0", "%%%%", "a"] {
+            assert!(
+                matches!(
+                    parse_token(&format!("{header}.{bad_payload}.{good}")),
+                    Err(AuthError::Malformed(_))
+                ),
+                "{bad_payload}"
+            );
+        }
+        // The header is read first: its refusal wins.
+        assert!(matches!(
+            parse_token(&format!(
+                "{}.{payload}.",
+                URL_SAFE_NO_PAD.encode(r#"{"alg":"none","kid":"k"}"#)
+            )),
+            Err(AuthError::AlgorithmNotAllowed)
+        ));
+    }
+
+    #[test]
     fn statuses_follow_the_contract() {
         assert_eq!(AuthError::MissingHeader.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(AuthError::Expired.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(AuthError::CriticalHeader.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(AuthError::BadSignature.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(AuthError::NotEndorsed.status(), StatusCode::FORBIDDEN);
         assert_eq!(AuthError::ServiceUrlMismatch.status(), StatusCode::FORBIDDEN);
         assert_eq!(AuthError::TenantNotAllowed.status(), StatusCode::FORBIDDEN);

@@ -2,13 +2,16 @@
 //! (API Gateway / Function URL event in Lambda, axum in the devserver).
 //!
 //! Order of work, so that a rejected request stores nothing and sends nothing:
-//! 1. size (413, before parsing); 2. a token must be present unless anonymous (401); 3. parse (400);
-//! 4. verify the token against the activity (401/403); 5. the fields a reply needs (400) and a serviceUrl our
-//!    token may be sent to (403: the bot could never answer it);
-//! 6. welcome and uninstall claims for install events (idempotent first-writer-wins writes, done before the
-//!    dedupe claim so a failure here can be retried by the channel); 7. the dedupe claim and the conversation
+//! 1. size (413, before parsing); 2. a token must be present unless anonymous (401); 3. everything that depends
+//!    only on the token, before the body is parsed: header shape, JWT structure, `alg`, `kid`, `crit`, signature,
+//!    issuer, audience, expiry (401; 503 when no signing keys can be had), so an unauthenticated caller costs no
+//!    parse and never sees a parse error; 4. parse (400, naming the field); 5. the token against the activity:
+//!    endorsement of its `channelId`, `serviceurl` claim, tenant (403); 6. the fields a reply needs (400) and a
+//!    serviceUrl our token may be sent to (403: the bot could never answer it);
+//! 7. welcome and uninstall claims for install events (idempotent first-writer-wins writes, done before the
+//!    dedupe claim so a failure here can be retried by the channel); 8. the dedupe claim and the conversation
 //!    reference in one store request (503 when the store is down; a duplicate stops here with 200);
-//! 8. the bot's handler for the activity ([`crate::api::Bot`]), bounded by a deadline well inside Teams' 15 s (invokes: 5 s).
+//! 9. the bot's handler for the activity ([`crate::api::Bot`]), bounded by a deadline well inside Teams' 15 s (invokes: 5 s).
 
 use crate::app::{App, Inbound};
 use crate::flows::dispatch::dispatch;
@@ -80,9 +83,17 @@ pub async fn handle(app: &App, authorization: Option<&str>, body: &[u8]) -> Webh
     if body.len() > MAX_BODY_BYTES {
         return WebhookResponse::reject(413, "body over 256 KiB");
     }
-    if matches!(app.inbound, Inbound::Verified(_)) && authorization.is_none_or(|h| h.trim().is_empty()) {
-        return WebhookResponse::reject(401, "missing Authorization header");
-    }
+    // The token first: nothing of the body is read for a caller who cannot authenticate.
+    let token = match &app.inbound {
+        Inbound::Anonymous => None,
+        Inbound::Verified(_) if authorization.is_none_or(|h| h.trim().is_empty()) => {
+            return WebhookResponse::reject(401, "missing Authorization header");
+        }
+        Inbound::Verified(authenticator) => match authenticator.authenticate_token(authorization).await {
+            Ok(token) => Some(token),
+            Err(e) => return refused(&e),
+        },
+    };
     let activity = match Activity::from_slice(body) {
         Ok(activity) => activity,
         Err(e) => {
@@ -92,11 +103,10 @@ pub async fn handle(app: &App, authorization: Option<&str>, body: &[u8]) -> Webh
             };
         }
     };
-    if let Inbound::Verified(authenticator) = &app.inbound
-        && let Err(e) = authenticator.authenticate(authorization, &activity).await
+    if let Some(token) = &token
+        && let Err(e) = token.check_activity(&activity)
     {
-        tracing::info!(reason = e.reason(), "inbound token refused");
-        return WebhookResponse::reject(e.status().as_u16(), e.reason());
+        return refused(&e);
     }
     let reference = match ConversationReference::from_activity(&activity) {
         Ok(reference) => reference,
@@ -228,6 +238,12 @@ fn fnv1a(parts: &[&[u8]]) -> u64 {
         }
     }
     hash
+}
+
+/// A request whose token was refused (401/403), or that could not be checked (503).
+fn refused(error: &auth::AuthError) -> WebhookResponse {
+    tracing::info!(reason = error.reason(), "inbound token refused");
+    WebhookResponse::reject(error.status().as_u16(), error.reason())
 }
 
 fn unavailable(error: &StoreError) -> WebhookResponse {
