@@ -109,3 +109,23 @@ pub fn unique(prefix: &str) -> String {
         COUNTER.fetch_add(1, Ordering::Relaxed)
     )
 }
+
+/// A function's environment for state in the DynamoDB table `table` at `endpoint` (moto), as the template
+/// deploys it (`STATE_STORE=dynamodb`, `TABLE_NAME`), with the local AWS SDK settings (region and test
+/// credentials from this process's environment when set, no instance metadata lookups) and `RUST_LOG=info`.
+#[must_use]
+pub fn dynamo_function_env(table: &str, endpoint: &str) -> Vec<(String, String)> {
+    let var_or = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
+    [
+        ("STATE_STORE", "dynamodb".to_owned()),
+        ("TABLE_NAME", table.to_owned()),
+        ("AWS_ENDPOINT_URL_DYNAMODB", endpoint.to_owned()),
+        ("AWS_REGION", var_or("AWS_REGION", "us-east-1")),
+        ("AWS_ACCESS_KEY_ID", var_or("AWS_ACCESS_KEY_ID", "testing")),
+        ("AWS_SECRET_ACCESS_KEY", var_or("AWS_SECRET_ACCESS_KEY", "testing")),
+        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+        ("RUST_LOG", "info".to_owned()),
+    ]
+    .map(|(k, v)| (k.to_owned(), v))
+    .into()
+}

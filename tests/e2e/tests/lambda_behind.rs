@@ -280,23 +280,15 @@ async fn welcome_and_proactive_lambdas_under_cargo_lambda() {
         .to_owned();
 
     // --- The functions' environment (docs/contract.md names); WELCOME_ROSTER on. ---
-    let var_or = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
     let mut base: Vec<(String, String)> = fake.env();
     base.extend(
         [
             ("BOT_OPENID_METADATA_URL", OpenIdServer::metadata_url(fake.addr())),
-            ("STATE_STORE", "dynamodb".to_owned()),
-            ("TABLE_NAME", table.clone()),
-            ("AWS_ENDPOINT_URL_DYNAMODB", endpoint.clone()),
-            ("AWS_REGION", var_or("AWS_REGION", "us-east-1")),
-            ("AWS_ACCESS_KEY_ID", var_or("AWS_ACCESS_KEY_ID", "testing")),
-            ("AWS_SECRET_ACCESS_KEY", var_or("AWS_SECRET_ACCESS_KEY", "testing")),
-            ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
-            ("RUST_LOG", "info".to_owned()),
             ("WELCOME_ROSTER", "true".to_owned()),
         ]
         .map(|(k, v)| (k.to_owned(), v)),
     );
+    base.extend(env::dynamo_function_env(&table, &endpoint));
     // The client secret as the template deploys it: only its Secrets Manager ARN (the fake token endpoint accepts
     // no other secret, so every authenticated send shows each function read it at cold start).
     secrets::password_to_secrets_manager(&mut base, &endpoint, &table)

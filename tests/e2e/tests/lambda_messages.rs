@@ -193,22 +193,14 @@ async fn messages_lambda_under_cargo_lambda() {
         .into_iter()
         .filter(|(k, _)| k != "BOT_ALLOWED_SERVICE_URLS")
         .collect();
-    let var_or = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
     function_env.extend(
         [
             ("BOT_ALLOWED_SERVICE_URLS", format!("{amer},{emea}")),
             ("BOT_OPENID_METADATA_URL", metadata_url),
-            ("STATE_STORE", "dynamodb".to_owned()),
-            ("TABLE_NAME", table.clone()),
-            ("AWS_ENDPOINT_URL_DYNAMODB", endpoint.clone()),
-            ("AWS_REGION", var_or("AWS_REGION", "us-east-1")),
-            ("AWS_ACCESS_KEY_ID", var_or("AWS_ACCESS_KEY_ID", "testing")),
-            ("AWS_SECRET_ACCESS_KEY", var_or("AWS_SECRET_ACCESS_KEY", "testing")),
-            ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
-            ("RUST_LOG", "info".to_owned()),
         ]
         .map(|(k, v)| (k.to_owned(), v)),
     );
+    function_env.extend(env::dynamo_function_env(&table, &endpoint));
 
     // The client secret as the template deploys it: only its Secrets Manager ARN in the environment. The fake
     // token endpoint accepts no other secret, so every authenticated reply below shows it was read at cold start.

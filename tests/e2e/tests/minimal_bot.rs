@@ -773,23 +773,15 @@ async fn minimal_lambdas_under_cargo_lambda() {
     let stream_arn = stream_arn(&client, &table).await;
 
     // --- The functions' environment (docs/contract.md names), the client secret only by its ARN. ---
-    let var_or = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
     let mut vars: Vec<(String, String)> = fake.env();
     vars.extend(
         [
             ("BOT_OPENID_METADATA_URL", OpenIdServer::metadata_url(fake.addr())),
             ("BOT_NAME", "Minimal".to_owned()),
-            ("STATE_STORE", "dynamodb".to_owned()),
-            ("TABLE_NAME", table.clone()),
-            ("AWS_ENDPOINT_URL_DYNAMODB", endpoint.clone()),
-            ("AWS_REGION", var_or("AWS_REGION", "us-east-1")),
-            ("AWS_ACCESS_KEY_ID", var_or("AWS_ACCESS_KEY_ID", "testing")),
-            ("AWS_SECRET_ACCESS_KEY", var_or("AWS_SECRET_ACCESS_KEY", "testing")),
-            ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
-            ("RUST_LOG", "info".to_owned()),
         ]
         .map(|(k, v)| (k.to_owned(), v)),
     );
+    vars.extend(env::dynamo_function_env(&table, &endpoint));
     secrets::password_to_secrets_manager(&mut vars, &secrets_endpoint, &table)
         .await
         .unwrap();
