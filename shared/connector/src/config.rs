@@ -5,6 +5,7 @@ use crate::retry::RetryPolicy;
 use crate::token::TokenSettings;
 use secrecy::SecretString;
 use std::time::Duration;
+use url::{Host, Url};
 
 /// The default outbound token scope.
 pub const DEFAULT_SCOPE: &str = "https://api.botframework.com/.default";
@@ -26,6 +27,10 @@ pub enum ConfigError {
     MissingTenant,
     #[error("MICROSOFT_APP_PASSWORD is required when MICROSOFT_APP_ID is set")]
     MissingPassword,
+    /// `BOT_TOKEN_ENDPOINT` (which receives the client secret) is not a URL the secret may be sent to. Only the
+    /// reason is shown, never the value.
+    #[error("BOT_TOKEN_ENDPOINT refused: {0} (an absolute https:// URL; plain http:// only to a loopback host)")]
+    TokenEndpoint(&'static str),
     #[error("BOT_ALLOWED_SERVICE_URLS: {0}")]
     AllowedServiceUrls(#[source] RefusedUrl),
     #[error("building the HTTP client")]
@@ -130,6 +135,9 @@ impl ConnectorConfig {
             allowed_service_urls,
             ..Self::default()
         };
+        if let Some(endpoint) = &config.token_endpoint {
+            check_token_endpoint(endpoint)?;
+        }
         if !config.is_anonymous() {
             config.token_endpoint()?;
         }
@@ -142,13 +150,16 @@ impl ConnectorConfig {
         self.app_id.is_empty()
     }
 
-    /// The token endpoint: `BOT_TOKEN_ENDPOINT`, or `https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token`
-    /// with the app's tenant (single-tenant) or `botframework.com` (multi-tenant).
+    /// The token endpoint: `BOT_TOKEN_ENDPOINT` (checked: see [`ConfigError::TokenEndpoint`]), or
+    /// `https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token` with the app's tenant (single-tenant) or
+    /// `botframework.com` (multi-tenant).
     ///
     /// # Errors
-    /// [`ConfigError::MissingTenant`] for a single-tenant app without a tenant or explicit endpoint.
+    /// [`ConfigError::MissingTenant`] for a single-tenant app without a tenant or explicit endpoint;
+    /// [`ConfigError::TokenEndpoint`] for an explicit endpoint the secret may not be sent to.
     pub fn token_endpoint(&self) -> Result<String, ConfigError> {
         if let Some(e) = &self.token_endpoint {
+            check_token_endpoint(e)?;
             return Ok(e.clone());
         }
         let tenant = match self.app_type {
@@ -176,6 +187,50 @@ impl ConnectorConfig {
             client_secret: self.app_password.clone(),
             scope: self.oauth_scope.clone(),
         }))
+    }
+}
+
+/// `BOT_TOKEN_ENDPOINT` receives the client secret (client-credentials grant): only an absolute `https://` URL
+/// with a host, or plain `http://` to a loopback host (a local fake token endpoint in tests); no userinfo, no
+/// fragment, nothing the URL parser would have to guess at (backslashes, whitespace, `https:/host`).
+fn check_token_endpoint(raw: &str) -> Result<(), ConfigError> {
+    let refuse = |reason| Err(ConfigError::TokenEndpoint(reason));
+    if raw.chars().any(|c| c == '\\' || c.is_whitespace() || c.is_control()) {
+        return refuse("a backslash, whitespace or control character");
+    }
+    let Ok(url) = Url::parse(raw) else {
+        return refuse("not an absolute URL");
+    };
+    let host = url.host();
+    match url.scheme() {
+        "https" => {}
+        "http" if host.as_ref().is_some_and(is_loopback) => {}
+        "http" => return refuse("plain http is allowed only to a loopback host"),
+        _ => return refuse("the scheme is not https"),
+    }
+    // As written: `scheme://` then the authority (the parser would also take `https:host` or `https:///host`).
+    let written_authority = raw
+        .get(url.scheme().len()..)
+        .and_then(|rest| rest.strip_prefix("://"))
+        .is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'));
+    if !written_authority || host.is_none() {
+        return refuse("no host after the scheme's //");
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return refuse("a user or password in the URL (userinfo)");
+    }
+    if url.fragment().is_some() {
+        return refuse("a fragment");
+    }
+    Ok(())
+}
+
+/// `localhost` or a loopback IP.
+fn is_loopback(host: &Host<&str>) -> bool {
+    match host {
+        Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
+        Host::Ipv4(ip) => ip.is_loopback(),
+        Host::Ipv6(ip) => ip.is_loopback(),
     }
 }
 
@@ -263,6 +318,88 @@ mod tests {
         assert!(matches!(
             cfg(&[("BOT_ALLOWED_SERVICE_URLS", "http://evil.example/")]),
             Err(ConfigError::AllowedServiceUrls(_))
+        ));
+    }
+
+    /// A configuration with the app's credentials and `BOT_TOKEN_ENDPOINT` = `endpoint`.
+    fn with_endpoint(endpoint: &str) -> Result<ConnectorConfig, ConfigError> {
+        cfg(&[
+            ("MICROSOFT_APP_ID", "app"),
+            ("MICROSOFT_APP_PASSWORD", "hunter2-secret"),
+            ("MICROSOFT_APP_TENANT_ID", "t"),
+            ("BOT_TOKEN_ENDPOINT", endpoint),
+        ])
+    }
+
+    #[test]
+    fn the_token_endpoint_must_be_https_or_loopback_http_without_userinfo() {
+        for bad in [
+            "http://login.example.com/t/oauth2/v2.0/token",
+            "http://10.0.0.1/token",
+            "http://127.0.0.1.nip.io/token",
+            "http://localhost.evil.example/token",
+            "not a url",
+            "login.microsoftonline.com/t/oauth2/v2.0/token",
+            "//login.microsoftonline.com/t/oauth2/v2.0/token",
+            "/t/oauth2/v2.0/token",
+            "file:///etc/passwd",
+            "ftp://login.microsoftonline.com/token",
+            "ws://127.0.0.1:1/token",
+            "data:text/plain,x",
+            "https://user@login.microsoftonline.com/t/oauth2/v2.0/token",
+            "https://user:pw@login.microsoftonline.com/t/oauth2/v2.0/token",
+            "https://:pw@login.microsoftonline.com/token",
+            "http://user:pw@127.0.0.1:1/token",
+            "https://login.microsoftonline.com/t/oauth2/v2.0/token#frag",
+            "https:///token",
+            "https://login.microsoftonline.com\\@evil.example/token",
+            "https://login.microsoftonline.com/ t/token",
+        ] {
+            let err = with_endpoint(bad).expect_err(bad);
+            assert!(matches!(err, ConfigError::TokenEndpoint(_)), "{bad}: {err:?}");
+            let shown = format!("{err} {err:?}");
+            assert!(shown.contains("BOT_TOKEN_ENDPOINT"), "{bad}: {shown}");
+            assert!(!shown.contains("hunter2") && !shown.contains("pw@"), "{bad}: {shown}");
+        }
+        for good in [
+            "https://login.microsoftonline.com/t/oauth2/v2.0/token",
+            "https://LOGIN.microsoftonline.com:443/t/oauth2/v2.0/token",
+            "https://login.example.com:8443/token?tenant=t",
+            "http://127.0.0.1:1/t/oauth2/v2.0/token",
+            "http://127.8.0.1/token",
+            "http://localhost:3979/token",
+            "http://LOCALHOST/token",
+            "http://[::1]:3979/token",
+        ] {
+            let config = with_endpoint(good).unwrap_or_else(|e| panic!("{good}: {e}"));
+            assert_eq!(config.token_settings().unwrap().unwrap().endpoint, good);
+        }
+    }
+
+    #[test]
+    fn a_bad_token_endpoint_is_refused_even_when_set_in_code_or_anonymous() {
+        // Set on the struct, past from_lookup: the client's token settings still refuse it.
+        let config = ConnectorConfig {
+            app_id: "app".to_owned(),
+            app_password: SecretString::from("hunter2-secret".to_owned()),
+            token_endpoint: Some("http://login.example.com/token".to_owned()),
+            ..ConnectorConfig::default()
+        };
+        assert!(matches!(config.token_settings(), Err(ConfigError::TokenEndpoint(_))));
+        assert!(matches!(config.token_endpoint(), Err(ConfigError::TokenEndpoint(_))));
+        // A bad value is a configuration mistake even while anonymous (nothing would be sent yet).
+        assert!(matches!(
+            cfg(&[("BOT_TOKEN_ENDPOINT", "file:///etc/passwd")]),
+            Err(ConfigError::TokenEndpoint(_))
+        ));
+        let m: HashMap<&str, &str> = [
+            ("MICROSOFT_APP_ID", "app"),
+            ("BOT_TOKEN_ENDPOINT", "http://login.example.com/token"),
+        ]
+        .into();
+        assert!(matches!(
+            ConnectorConfig::from_lookup_secret_later(|k| m.get(k).map(|v| (*v).to_owned())),
+            Err(ConfigError::TokenEndpoint(_))
         ));
     }
 
