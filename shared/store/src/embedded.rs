@@ -11,6 +11,13 @@
 //! groups of two or three. A lone writer (one request at a time) is committed at once. Committed inserts are
 //! delivered as [`ChangeEvent`]s to [`EmbeddedStore::subscribe_changes`] receivers, as the DynamoDB stream would
 //! deliver them.
+//!
+//! Expired items are purged as DynamoDB's TTL sweeper would: every group commit also deletes items whose
+//! `expiresAt` is [`PURGE_GRACE_SECS`] or more before its writes' `now` (after applying them, so their conditions
+//! and change events saw the store as it was), oldest first and a bounded number per commit (at least
+//! [`PURGE_PER_COMMIT`], twice the writes of the group if more: the purge keeps ahead of what the writes add).
+//! A TTL index (`expiry`: expires-at, pk, sk) finds them without reading every item; it and the due-time index
+//! change with the items in the same transaction. A file from before the TTL index gets it built at open.
 
 use crate::error::StoreError;
 use crate::feed::ChangeFeed;
@@ -51,6 +58,23 @@ struct Job {
 const ITEMS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("items");
 /// (gsi1pk, gsi1sk, pk, sk) -> () : the due-time index.
 const GSI1: TableDefinition<(&str, &str, &str, &str), ()> = TableDefinition::new("gsi1");
+/// (expiresAt, pk, sk) -> () : the TTL index, one entry per item with an `expiresAt`.
+const EXPIRY: TableDefinition<(i64, &str, &str), ()> = TableDefinition::new("expiry");
+/// Facts about the file: [`EXPIRY_INDEXED`] once [`EXPIRY`] covers every item.
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+/// The [`META`] key set when the TTL index was built (a file written before it existed gets it at open).
+const EXPIRY_INDEXED: &str = "expiry-indexed";
+
+/// The fewest expired items a group commit purges when that many are due: bounded work on the write path, and
+/// more than the writes add (a dedupe mark per inbound activity), so a backlog drains as traffic goes on.
+const PURGE_PER_COMMIT: usize = 64;
+/// How long past its `expiresAt` an item stays before a write purges it: concurrent requests read `now` a moment
+/// apart, and one that read an earlier second must still find what it would have found (an item at its
+/// `expiresAt` already counts as absent to every read).
+const PURGE_GRACE_SECS: i64 = 60;
+/// The most items one transaction of [`EmbeddedStore::purge_expired`] deletes (it commits and goes on), so the
+/// writer is never held up for long.
+const PURGE_CHUNK: usize = 1024;
 
 /// Where the embedded store lives when `STATE_PATH` is not set.
 pub const DEFAULT_STATE_PATH: &str = ".state/store.redb";
@@ -142,14 +166,140 @@ fn apply_group(db: &Database, group: &[Job]) -> Result<Vec<(WriteOutcome, Vec<Ch
     let txn = db.begin_write().map_err(backend)?;
     let mut results = Vec::with_capacity(group.len());
     {
-        let mut items = txn.open_table(ITEMS).map_err(backend)?;
-        let mut gsi = txn.open_table(GSI1).map_err(backend)?;
+        let mut tables = Tables::open(&txn)?;
         for job in group {
-            results.push(apply_in(&mut items, &mut gsi, &job.writes, job.now)?);
+            results.push(apply_in(&mut tables, &job.writes, job.now)?);
+        }
+        // After the writes, so their conditions and change events saw the store as it was; by the earliest `now`
+        // of the group, so no caller loses an item it would still see.
+        if let Some(now) = group.iter().map(|job| job.now.0).min() {
+            let written: usize = group.iter().map(|job| job.writes.len()).sum();
+            let budget = PURGE_PER_COMMIT.max(written.saturating_mul(2));
+            tables.purge(now.saturating_sub(PURGE_GRACE_SECS), budget)?;
         }
     }
     txn.commit().map_err(backend)?;
     Ok(results)
+}
+
+/// The tables one write transaction keeps in step: the items, the due-time index and the TTL index.
+struct Tables<'txn> {
+    items: redb::Table<'txn, (&'static str, &'static str), &'static [u8]>,
+    gsi: redb::Table<'txn, (&'static str, &'static str, &'static str, &'static str), ()>,
+    expiry: redb::Table<'txn, (i64, &'static str, &'static str), ()>,
+}
+
+impl<'txn> Tables<'txn> {
+    fn open(txn: &'txn redb::WriteTransaction) -> Result<Self, StoreError> {
+        Ok(Self {
+            items: txn.open_table(ITEMS).map_err(backend)?,
+            gsi: txn.open_table(GSI1).map_err(backend)?,
+            expiry: txn.open_table(EXPIRY).map_err(backend)?,
+        })
+    }
+
+    /// The item stored under `key`, expired or not.
+    fn get(&self, key: (&str, &str)) -> Result<Option<Item>, StoreError> {
+        match self.items.get(key).map_err(backend)? {
+            Some(guard) => Ok(Some(decode(key, guard.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Stores `item` and its index entries (the entries of the item it replaces are removed first: [`Self::remove`]).
+    fn put(&mut self, item: &Item) -> Result<(), StoreError> {
+        let (pk, sk) = (item.pk.as_str(), item.sk.as_str());
+        self.items.insert((pk, sk), encode(item)?.as_slice()).map_err(backend)?;
+        if let Some((gp, gs)) = &item.gsi1 {
+            self.gsi
+                .insert((gp.as_str(), gs.as_str(), pk, sk), ())
+                .map_err(backend)?;
+        }
+        if let Some(at) = item.expires_at {
+            self.expiry.insert((at, pk, sk), ()).map_err(backend)?;
+        }
+        Ok(())
+    }
+
+    /// Removes `old`, stored under `key`, with its index entries.
+    fn remove(&mut self, key: (&str, &str), old: &Item) -> Result<(), StoreError> {
+        let (pk, sk) = key;
+        if let Some((gp, gs)) = &old.gsi1 {
+            self.gsi.remove((gp.as_str(), gs.as_str(), pk, sk)).map_err(backend)?;
+        }
+        if let Some(at) = old.expires_at {
+            self.expiry.remove((at, pk, sk)).map_err(backend)?;
+        }
+        self.items.remove(key).map_err(backend)?;
+        Ok(())
+    }
+
+    /// Deletes items whose `expiresAt` is at or before `cutoff`, oldest first, looking at `budget` TTL index
+    /// entries at most. Returns (items deleted, entries looked at): fewer entries than `budget` means no more are
+    /// due.
+    fn purge(&mut self, cutoff: i64, budget: usize) -> Result<(usize, usize), StoreError> {
+        let mut due = Vec::new();
+        for entry in self.expiry.iter().map_err(backend)? {
+            let (key, _) = entry.map_err(backend)?;
+            let (at, pk, sk) = key.value();
+            if at > cutoff || due.len() >= budget {
+                break;
+            }
+            due.push((at, pk.to_owned(), sk.to_owned()));
+        }
+        let mut purged = 0;
+        for (at, pk, sk) in &due {
+            let key = (pk.as_str(), sk.as_str());
+            let stored = self
+                .items
+                .get(key)
+                .map_err(backend)?
+                .map(|guard| decode(key, guard.value()));
+            match stored {
+                // The entry is this item's (always, as the writes keep it; checked all the same).
+                Some(Ok(item)) if item.expires_at == Some(*at) => {
+                    self.remove(key, &item)?;
+                    purged += 1;
+                    continue;
+                }
+                // An item that does not decode stays for its readers to report; its entry goes.
+                Some(Err(error)) => tracing::warn!(%error, "expired item not purged: it does not decode"),
+                Some(Ok(_)) | None => {}
+            }
+            self.expiry.remove((*at, key.0, key.1)).map_err(backend)?;
+        }
+        Ok((purged, due.len()))
+    }
+}
+
+/// Builds the TTL index of a file written before it existed (once: [`EXPIRY_INDEXED`] marks it done). An item
+/// that does not decode is left out (its readers report it).
+fn index_expiry(txn: &redb::WriteTransaction) -> Result<(), StoreError> {
+    let mut meta = txn.open_table(META).map_err(backend)?;
+    if meta.get(EXPIRY_INDEXED).map_err(backend)?.is_some() {
+        return Ok(());
+    }
+    let items = txn.open_table(ITEMS).map_err(backend)?;
+    let mut expiry = txn.open_table(EXPIRY).map_err(backend)?;
+    let mut indexed = 0usize;
+    for entry in items.iter().map_err(backend)? {
+        let (key, value) = entry.map_err(backend)?;
+        let key = key.value();
+        match decode(key, value.value()) {
+            Ok(item) => {
+                if let Some(at) = item.expires_at {
+                    expiry.insert((at, key.0, key.1), ()).map_err(backend)?;
+                    indexed += 1;
+                }
+            }
+            Err(error) => tracing::warn!(%error, "item left out of the TTL index: it does not decode"),
+        }
+    }
+    meta.insert(EXPIRY_INDEXED, 1).map_err(backend)?;
+    if indexed > 0 {
+        tracing::info!(items = indexed, "TTL index built for an existing store file");
+    }
+    Ok(())
 }
 
 fn backend(err: impl Into<redb::Error>) -> StoreError {
@@ -201,6 +351,8 @@ impl EmbeddedStore {
         {
             txn.open_table(ITEMS).map_err(backend)?;
             txn.open_table(GSI1).map_err(backend)?;
+            txn.open_table(EXPIRY).map_err(backend)?;
+            index_expiry(&txn)?;
         }
         txn.commit().map_err(backend)?;
         let db = Arc::new(db);
@@ -234,37 +386,24 @@ impl EmbeddedStore {
         self.inner.feed.subscribe()
     }
 
-    /// Deletes items whose TTL passed (what DynamoDB's TTL sweeper does); returns how many. Housekeeping for the
-    /// local server (at start and from time to time), never on a request path: it reads every item.
+    /// Deletes every item whose TTL passed at `now` (no grace), with its index entries; returns how many. Writes
+    /// purge as they go, a bounded number per commit and a minute past `expiresAt`; this clears a backlog at
+    /// once, in transactions of at most 1,024 items so the writer is never held up for long.
     ///
     /// # Errors
     /// [`StoreError::Backend`].
     pub async fn purge_expired(&self, now: Timestamp) -> Result<usize, StoreError> {
         self.blocking(move |db| {
-            let txn = db.begin_write().map_err(backend)?;
             let mut purged = 0;
-            {
-                let mut items = txn.open_table(ITEMS).map_err(backend)?;
-                let mut gsi = txn.open_table(GSI1).map_err(backend)?;
-                let mut expired = Vec::new();
-                for entry in items.iter().map_err(backend)? {
-                    let (key, value) = entry.map_err(backend)?;
-                    let item = decode(key.value(), value.value())?;
-                    if !item.alive(now) {
-                        expired.push(item);
-                    }
-                }
-                for item in expired {
-                    items.remove((item.pk.as_str(), item.sk.as_str())).map_err(backend)?;
-                    if let Some((gp, gs)) = &item.gsi1 {
-                        gsi.remove((gp.as_str(), gs.as_str(), item.pk.as_str(), item.sk.as_str()))
-                            .map_err(backend)?;
-                    }
-                    purged += 1;
+            loop {
+                let txn = db.begin_write().map_err(backend)?;
+                let (deleted, looked_at) = Tables::open(&txn)?.purge(now.0, PURGE_CHUNK)?;
+                txn.commit().map_err(backend)?;
+                purged += deleted;
+                if looked_at < PURGE_CHUNK {
+                    return Ok(purged);
                 }
             }
-            txn.commit().map_err(backend)?;
-            Ok(purged)
         })
         .await
     }
@@ -283,11 +422,7 @@ impl EmbeddedStore {
 /// One batch in its own transaction (the fallback when a group commit fails).
 fn apply(db: &Database, writes: Vec<Write>, now: Timestamp) -> Applied {
     let txn = db.begin_write().map_err(backend)?;
-    let result = {
-        let mut items = txn.open_table(ITEMS).map_err(backend)?;
-        let mut gsi = txn.open_table(GSI1).map_err(backend)?;
-        apply_in(&mut items, &mut gsi, &writes, now)?
-    };
+    let result = apply_in(&mut Tables::open(&txn)?, &writes, now)?;
     if matches!(result.0, WriteOutcome::Applied) {
         txn.commit().map_err(backend)?;
     }
@@ -295,21 +430,12 @@ fn apply(db: &Database, writes: Vec<Write>, now: Timestamp) -> Applied {
 }
 
 /// Checks every condition of one batch against what the transaction sees, then applies all of it or none.
-fn apply_in(
-    items: &mut redb::Table<'_, (&'static str, &'static str), &'static [u8]>,
-    gsi: &mut redb::Table<'_, (&'static str, &'static str, &'static str, &'static str), ()>,
-    writes: &[Write],
-    now: Timestamp,
-) -> Applied {
+fn apply_in(tables: &mut Tables<'_>, writes: &[Write], now: Timestamp) -> Applied {
     let mut events = Vec::new();
     let mut stored = Vec::with_capacity(writes.len());
     let mut failed = Vec::new();
     for (i, write) in writes.iter().enumerate() {
-        let key = write.key();
-        let old = match items.get(key).map_err(backend)? {
-            Some(guard) => Some(decode(key, guard.value())?),
-            None => None,
-        };
+        let old = tables.get(write.key())?;
         if !write.cond().holds(old.as_ref(), now) {
             failed.push(i);
         }
@@ -320,28 +446,24 @@ fn apply_in(
         return Ok((WriteOutcome::ConditionFailed(failed), Vec::new()));
     }
     for (write, old) in writes.iter().zip(stored) {
-        if let Some((gp, gs)) = old.as_ref().and_then(|o| o.gsi1.as_ref()) {
-            let (pk, sk) = write.key();
-            gsi.remove((gp.as_str(), gs.as_str(), pk, sk)).map_err(backend)?;
-        }
         match write {
             Write::Put { item, .. } => {
-                items
-                    .insert((item.pk.as_str(), item.sk.as_str()), encode(item)?.as_slice())
-                    .map_err(backend)?;
-                if let Some((gp, gs)) = &item.gsi1 {
-                    gsi.insert((gp.as_str(), gs.as_str(), item.pk.as_str(), item.sk.as_str()), ())
-                        .map_err(backend)?;
+                if let Some(old) = &old {
+                    tables.remove(write.key(), old)?;
                 }
+                tables.put(item)?;
                 if old.is_none()
                     && let Some(event) = crate::feed::insert_event(item)
                 {
                     events.push(event);
                 }
             }
-            Write::Delete { pk, sk, .. } => {
-                items.remove((pk.as_str(), sk.as_str())).map_err(backend)?;
+            Write::Delete { .. } => {
+                if let Some(old) = &old {
+                    tables.remove(write.key(), old)?;
+                }
             }
+            // A check writes nothing (nor drops the item's index entries).
             Write::Check { .. } => {}
         }
     }
