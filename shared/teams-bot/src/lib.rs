@@ -36,8 +36,8 @@ pub use models;
 pub use models::{Activity, ActivityId, Attachment, ChannelAccount, ConversationId, ConversationReference, TenantId};
 pub use service::Timestamp;
 
-/// The errors inside [`BotError`]: what Teams answered ([`ConnectorError`]: status, Teams' error code) and what
-/// the state store said ([`StoreError`]).
+/// The errors inside [`BotError`]: what Teams answered ([`errors::ConnectorError`]: status, Teams' error code)
+/// and what the state store said ([`errors::StoreError`]).
 pub mod errors {
     pub use connector::ConnectorError;
     pub use store::StoreError;
