@@ -246,7 +246,16 @@ fn refused(error: &auth::AuthError) -> WebhookResponse {
     WebhookResponse::reject(error.status().as_u16(), error.reason())
 }
 
+/// The answer to a store failure: 503 so the channel retries, except for a record the store refuses as invalid
+/// (an empty conversation or tenant id: retrying the same activity cannot succeed), which is the caller's 400.
 fn unavailable(error: &StoreError) -> WebhookResponse {
+    if let StoreError::Invalid(reason) = error {
+        tracing::info!(reason, "activity refused: the store cannot record it");
+        return WebhookResponse {
+            status: 400,
+            body: Body::Detail(format!("activity cannot be recorded: {reason}")),
+        };
+    }
     tracing::error!(error = %error, "state store unavailable");
     WebhookResponse::reject(503, "state store unavailable, retry later")
 }
