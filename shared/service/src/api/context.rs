@@ -152,31 +152,15 @@ impl<'a> Context<'a> {
     /// # Errors
     /// [`BotError::Connector`] when Teams refused it or could not be reached.
     pub async fn reply(&self, message: impl Into<Activity>) -> Result<ActivityId, BotError> {
-        let message = message.into();
-        let connector = &self.app.connector;
+        let Some(inbound) = self.activity else {
+            return self.send(message).await;
+        };
         let (service_url, conversation) = (&self.reference.service_url, self.conversation_id());
-        let result = match self.activity {
-            Some(inbound) => {
-                let addressed = inbound.reply_with(message);
-                match &inbound.id {
-                    Some(id) => {
-                        connector
-                            .reply_to_activity(service_url, conversation, id, &addressed)
-                            .await
-                    }
-                    None => {
-                        connector
-                            .send_to_conversation(service_url, conversation, &addressed)
-                            .await
-                    }
-                }
-            }
-            None => {
-                let addressed = crate::addressed(&message, conversation, self.tenant());
-                connector
-                    .send_to_conversation(service_url, conversation, &addressed)
-                    .await
-            }
+        let reply = inbound.reply_with(message.into());
+        let connector = &self.app.connector;
+        let result = match &inbound.id {
+            Some(id) => connector.reply_to_activity(service_url, conversation, id, &reply).await,
+            None => connector.send_to_conversation(service_url, conversation, &reply).await,
         };
         match result {
             Ok(sent) => Ok(sent.id),
@@ -190,9 +174,13 @@ impl<'a> Context<'a> {
     /// # Errors
     /// [`BotError::Connector`].
     pub async fn send(&self, message: impl Into<Activity>) -> Result<ActivityId, BotError> {
-        let conversation = self.conversation_id().clone();
-        self.send_in(&self.reference.service_url, &conversation, message.into())
-            .await
+        self.send_in(
+            &self.reference.service_url,
+            self.conversation_id(),
+            self.tenant(),
+            message.into(),
+        )
+        .await
     }
 
     /// Shows the typing indicator in this conversation.
@@ -204,10 +192,14 @@ impl<'a> Context<'a> {
             kind: ActivityKind::Typing(models::Extra::default()),
             ..Activity::default()
         };
-        let conversation = self.conversation_id().clone();
-        self.send_in(&self.reference.service_url, &conversation, typing)
-            .await
-            .map(|_| ())
+        self.send_in(
+            &self.reference.service_url,
+            self.conversation_id(),
+            self.tenant(),
+            typing,
+        )
+        .await
+        .map(|_| ())
     }
 
     /// Replaces a message the bot sent in this conversation (PUT). Teams updates text and single-card messages.
@@ -267,9 +259,14 @@ impl<'a> Context<'a> {
         if !record.active {
             return Err(BotError::ConversationInactive(conversation.clone()));
         }
-        let message = crate::addressed(&message.into(), conversation, record.reference.tenant_id.as_ref());
+        let reference = &record.reference;
         let activity_id = self
-            .send_in(&record.reference.service_url, conversation, message)
+            .send_in(
+                &reference.service_url,
+                conversation,
+                reference.tenant_id.as_ref(),
+                message.into(),
+            )
             .await?;
         Ok(SentMessage {
             conversation_id: conversation.clone(),
@@ -522,14 +519,16 @@ impl<'a> Context<'a> {
         }
     }
 
+    /// Sends `message` to `conversation` at `service_url`, addressed in `tenant` (the Connector client paces
+    /// it under that tenant's budget).
     async fn send_in(
         &self,
         service_url: &str,
         conversation: &ConversationId,
+        tenant: Option<&TenantId>,
         message: Activity,
     ) -> Result<ActivityId, BotError> {
-        let tenant = self.tenant().cloned();
-        let message = crate::addressed(&message, conversation, tenant.as_ref());
+        let message = crate::addressed(&message, conversation, tenant);
         match self
             .app
             .connector
