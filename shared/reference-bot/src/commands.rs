@@ -83,13 +83,13 @@ async fn apologise(ctx: &Context<'_>, error: BotError, apology: &str) -> Result<
 /// (cut on a character boundary, ending with `…`); `n` still counts the whole text.
 fn echo(inbound: &Activity, text: &str) -> Activity {
     let count = char_count(text);
-    let mut reply = quoting(echo_text(text));
+    // Measured as sent: addressed as the reply to `inbound` (the context addresses it the same way again).
+    let mut reply = inbound.reply_with(quoting(echo_text(text)));
     let mut units = utf16_len(text);
-    // Measured as sent: addressed as the reply to `inbound`.
-    while !fits_message_budget(&inbound.reply_with(reply.clone())) && units > 0 {
+    while !fits_message_budget(&reply) && units > 0 {
         units = units * 9 / 10;
         let quoted = format!("{}…", truncate_utf16(text, units));
-        reply = quoting(format!("You sent {quoted} which was {count} characters"));
+        reply = inbound.reply_with(quoting(format!("You sent {quoted} which was {count} characters")));
     }
     reply
 }

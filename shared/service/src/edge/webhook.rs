@@ -18,6 +18,7 @@ use crate::flows::dispatch::dispatch;
 use crate::flows::triggers::{WelcomeTrigger, welcome_triggers};
 use models::{Activity, ActivityKind, ConversationReference};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::time::Duration;
 use store::{FirstContact, InactiveReason, InboundOutcome, StoreError, TeamInstall, Timestamp};
 
@@ -187,15 +188,15 @@ pub async fn handle(app: &App, authorization: Option<&str>, body: &[u8]) -> Webh
     }
 }
 
-/// `reference` with the id the dedupe claim is keyed by (the store keys its `seen` item by the reference's
+/// `reference` (borrowed unless the key differs) with the id the dedupe claim is keyed by (the store keys its `seen` item by the reference's
 /// `activityId`, and never stores that id with the reference). For most activities it is the activity's id. An edit
 /// (`messageUpdate`) and a delete (`messageDelete`) carry the id of the message they change, so every edit of a
 /// message, and its delete, would repeat it: an edit is keyed by its id, `#edit#` and a digest of its timestamp,
 /// event type and text (a second edit differs; Teams' redelivery of the same edit does not), a delete by its id
 /// and `#delete`.
-fn deduped(reference: &ConversationReference, activity: &Activity) -> ConversationReference {
+fn deduped<'r>(reference: &'r ConversationReference, activity: &Activity) -> Cow<'r, ConversationReference> {
     let Some(id) = activity.id.as_ref() else {
-        return reference.clone();
+        return Cow::Borrowed(reference);
     };
     let key = match &activity.kind {
         ActivityKind::MessageUpdate(message) => {
@@ -219,12 +220,12 @@ fn deduped(reference: &ConversationReference, activity: &Activity) -> Conversati
         | ActivityKind::Invoke(_)
         | ActivityKind::Event(_)
         | ActivityKind::Typing(_)
-        | ActivityKind::Unknown { .. } => return reference.clone(),
+        | ActivityKind::Unknown { .. } => return Cow::Borrowed(reference),
     };
-    ConversationReference {
+    Cow::Owned(ConversationReference {
         activity_id: Some(key.as_str().into()),
         ..reference.clone()
-    }
+    })
 }
 
 /// FNV-1a (64 bit) over `parts`, each followed by a separator byte: a stable digest (the same on every build and
