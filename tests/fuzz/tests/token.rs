@@ -185,8 +185,14 @@ fn material(openid: &OpenIdServer) -> Material {
             .not_before(Some(now - 7_200)),
         BotClaims::new(APP_ID, SERVICE_URL).not_before(Some(now + 3_600)),
         BotClaims::new(APP_ID, SERVICE_URL).expires(None),
-        BotClaims::new(APP_ID, SERVICE_URL).claim("exp", json!("tomorrow")),
-        BotClaims::new(APP_ID, SERVICE_URL).claim("exp", json!(1e300)),
+        // `expires(None)` first: the typed `exp` would otherwise replace the extra claim, and the token would be a
+        // valid one (accepted, and flagged as wrong whenever it was signed in another second than the good ones).
+        BotClaims::new(APP_ID, SERVICE_URL)
+            .expires(None)
+            .claim("exp", json!("tomorrow")),
+        BotClaims::new(APP_ID, SERVICE_URL)
+            .expires(None)
+            .claim("exp", json!(1e300)),
         BotClaims::new(APP_ID, SERVICE_URL).service_url(None),
         BotClaims::new(APP_ID, SERVICE_URL).service_url(Some("https://smba.trafficmanager.net/amer")),
         BotClaims::new(APP_ID, SERVICE_URL).service_url(Some("https://SMBA.trafficmanager.net/amer/")),
@@ -195,6 +201,15 @@ fn material(openid: &OpenIdServer) -> Material {
     for claims in wrong_claims {
         pool.push((openid.sign(&claims.to_json()).unwrap(), Origin::Signed));
     }
+    // An `exp` of 1e300 is a valid NumericDate (RFC 7519 allows non-integers) far in the future: a verifier may
+    // accept it (ours does) or refuse it as an absurd lifetime; counted with the unusual tokens.
+    let far_future = BotClaims::new(APP_ID, SERVICE_URL)
+        .expires(None)
+        .claim("exp", json!(1e300))
+        .to_json();
+    let far_future = openid.sign(&far_future).unwrap();
+    good[0].insert(far_future.clone());
+    pool.push((far_future, Origin::Unusual(0)));
     let claims = BotClaims::new(APP_ID, SERVICE_URL).to_json();
     // A key the JWKS does not publish; a published key that endorses only another channel (published before the
     // authenticator's first fetch); the signing key without a kid, or under another key's kid.
@@ -608,7 +623,7 @@ fn token() {
     };
     report.finish(&format!(
         "statuses: {}; untouched valid tokens (must be 200): {}; mutated headers accepted (each byte-identical to a \
-         signed token): {}; valid tokens with crit/jku headers answered: {}",
+         signed token): {}; valid tokens with crit/jku headers or a far-future exp answered: {}",
         histogram(&seen.statuses),
         seen.controls,
         seen.mutated_accepted,
