@@ -30,7 +30,8 @@ pub const HELP_TEXT: &str = "Here is what I can do:\n\
 - delete: I send a message, then delete it\n\
 - subscribe [minutes]: a check-in poll here every day, or every given number of minutes\n\
 - unsubscribe: stop the check-in poll\n\
-Anything else I echo back with its character count. In channels and group chats, @mention me.";
+Anything else I echo back with its character count; edit or delete your message and my echo follows. In channels \
+and group chats, @mention me.";
 
 /// Answers one message (the bot's mentions already stripped by the runtime).
 pub(crate) async fn on_message(ctx: &Context<'_>, message: &IncomingMessage<'_>) -> Result<(), BotError> {
@@ -61,7 +62,7 @@ pub(crate) async fn on_message(ctx: &Context<'_>, message: &IncomingMessage<'_>)
         "unsubscribe" => unsubscribe(ctx).await,
         _ => match cmd.strip_prefix("subscribe") {
             Some(rest) if rest.is_empty() || rest.starts_with(' ') => subscribe(ctx, rest.trim()).await,
-            _ => reply(ctx, echo(message.activity, text)).await,
+            _ => echo_reply(ctx, message).await,
         },
     }
 }
@@ -79,9 +80,19 @@ async fn apologise(ctx: &Context<'_>, error: BotError, apology: &str) -> Result<
     Err(error)
 }
 
+/// The echo: replies, then remembers which reply echoes which message, so that the user's later edits and
+/// delete of it follow ([`crate::edits`]).
+async fn echo_reply(ctx: &Context<'_>, message: &IncomingMessage<'_>) -> Result<(), BotError> {
+    let echo_id = ctx.reply(echo(message.activity, &message.text)).await?;
+    match &message.activity.id {
+        Some(message_id) => crate::edits::remember_echo(ctx, message_id, &echo_id).await,
+        None => Ok(()),
+    }
+}
+
 /// The echo reply. A text so long that the reply would break the message size budget is quoted shortened
 /// (cut on a character boundary, ending with `…`); `n` still counts the whole text.
-fn echo(inbound: &Activity, text: &str) -> Activity {
+pub(crate) fn echo(inbound: &Activity, text: &str) -> Activity {
     let count = char_count(text);
     // Measured as sent: addressed as the reply to `inbound` (the context addresses it the same way again).
     let mut reply = inbound.reply_with(quoting(echo_text(text)));

@@ -3,12 +3,14 @@
 //!
 //! - [`ReferenceBot::on_message`](teams_bot::Bot::on_message): `help`, `whoami`, `card`, `picture`, `mention me`,
 //!   `dm me`, `new thread`, `members`, `update`, `delete`, `subscribe [minutes]`, `unsubscribe`, else the echo.
+//! - The echo follows its message ([`edits`]): the user's edit updates it in place, the user's delete deletes it.
 //! - Welcomes: one in a team's General channel per install, one per user's first personal chat.
 //! - The check-in poll: a scheduled job ([`poll::POLL_JOB`]) posting an Adaptive Card; answers (card actions)
 //!   update that same card in place with the stored tally.
 
 mod cards;
 mod commands;
+pub mod edits;
 pub mod poll;
 mod reply;
 mod roster;
@@ -21,11 +23,12 @@ pub use roster::{MAX_NAMES_LISTED, roster_text};
 pub use text::{command_of, echo_text};
 
 use teams_bot::{
-    Activity, Bot, BotError, CardAction, Context, IncomingMessage, InvokeResponse, JobRun, PersonalWelcome, TeamWelcome,
+    Activity, Bot, BotError, CardAction, Context, IncomingMessage, InvokeResponse, JobRun, MessageDeleted, MessageEdit,
+    PersonalWelcome, TeamWelcome,
 };
 
-/// The reference bot. It keeps no state of its own: its name is the runtime's `BOT_NAME`, its polls are
-/// scheduled jobs in the bot's store.
+/// The reference bot. It keeps no state in memory: its name is the runtime's `BOT_NAME`, its polls are scheduled
+/// jobs in the bot's store, and which reply echoes which message is in the conversation's state.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ReferenceBot;
 
@@ -33,6 +36,14 @@ pub struct ReferenceBot;
 impl Bot for ReferenceBot {
     async fn on_message(&self, ctx: &Context<'_>, message: &IncomingMessage<'_>) -> Result<(), BotError> {
         commands::on_message(ctx, message).await
+    }
+
+    async fn on_message_edit(&self, ctx: &Context<'_>, edit: &MessageEdit<'_>) -> Result<(), BotError> {
+        edits::on_message_edit(ctx, edit).await
+    }
+
+    async fn on_message_delete(&self, ctx: &Context<'_>, deleted: &MessageDeleted<'_>) -> Result<(), BotError> {
+        edits::on_message_delete(ctx, deleted).await
     }
 
     async fn on_card_action(&self, ctx: &Context<'_>, action: &CardAction<'_>) -> Result<InvokeResponse, BotError> {
