@@ -8,6 +8,7 @@ use models::{ActivityId, ConversationId, TenantId};
 
 pub const KIND_CONVERSATION: &str = "conversation";
 pub const KIND_TENANT: &str = "tenant";
+pub const KIND_TEAM_CONVERSATION: &str = "team-conversation";
 pub const KIND_PERSONAL: &str = "personal";
 pub const KIND_TEAM_INSTALL: &str = "team-install";
 pub const KIND_FIRST_CONTACT: &str = "first-contact";
@@ -38,6 +39,18 @@ pub fn conversation(id: &ConversationId) -> Key {
 
 pub fn tenant(id: &TenantId) -> Key {
     (format!("TENANT#{id}"), "TENANT".to_owned())
+}
+
+/// A team's index entry for one of its conversations (channels and reply chains): pk `TEAM#<teamId>` (the
+/// install item's partition), sk `CONV#<conversationId>`. Written with the reference when it is created or
+/// moves, so team events (deleted, archived, restored) can reach every conversation of the team.
+pub fn team_conversation(team_id: &str, conversation: &ConversationId) -> Key {
+    (format!("TEAM#{team_id}"), format!("CONV#{conversation}"))
+}
+
+/// The prefix of [`team_conversation`] keys of a team.
+pub fn team_conversations_prefix(team_id: &str) -> Key {
+    (format!("TEAM#{team_id}"), "CONV#".to_owned())
 }
 
 pub fn personal_by_user(tenant: &TenantId, user_id: &str) -> Key {

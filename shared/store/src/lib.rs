@@ -75,7 +75,7 @@ pub use memory::MemoryStore;
 pub use model::{
     ChangeEvent, ClaimOutcome, ConversationRecord, FirstContact, IdempotencyClaim, InactiveReason, InboundOutcome,
     OutboxItem, PersonalConversation, Refresh, SentActivity, StateScope, StreamItem, Subscription, TeamInstall,
-    Timestamp,
+    TenantSeen, Timestamp,
 };
 pub use ports::{
     BotState, Conversations, DEDUPE_TTL_SECS, Dedupe, IDEMPOTENCY_PENDING_SECS, KEEP_DONE_SECS, MAX_STATE_BYTES,

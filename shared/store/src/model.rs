@@ -49,8 +49,27 @@ impl ClaimOutcome {
 pub enum InactiveReason {
     /// The bot was uninstalled / removed from the conversation or team.
     Uninstalled,
-    /// The Connector answered 403 (`BotNotInConversationRoster`, `BotDisabledByAdmin`).
+    /// The Connector answered 403 (`BotNotInConversationRoster`, `BotDisabledByAdmin`), or 404 for the
+    /// conversation itself (it no longer exists).
     Forbidden,
+    /// The team was deleted (`teamDeleted`, `teamHardDeleted`); `teamRestored` makes it active again.
+    TeamDeleted,
+    /// The team was archived (`teamArchived`); `teamUnarchived` makes it active again.
+    TeamArchived,
+    /// The channel was deleted (`channelDeleted`); `channelRestored` makes it active again.
+    ChannelDeleted,
+}
+
+impl InactiveReason {
+    /// Whether Teams can undo it with an event of its own (restored, unarchived): the bot's jobs there pause
+    /// instead of ending.
+    #[must_use]
+    pub fn reversible(self) -> bool {
+        match self {
+            Self::TeamDeleted | Self::TeamArchived | Self::ChannelDeleted => true,
+            Self::Uninstalled | Self::Forbidden => false,
+        }
+    }
 }
 
 /// A conversation as stored (entity kind `conversation`): where to send, and whether the bot may.
@@ -87,6 +106,9 @@ pub struct Refresh {
     pub service_url_changed: bool,
     /// The conversation was marked inactive and is active again.
     pub reactivated: bool,
+    /// The first-contact claim written with the reference ([`crate::Conversations::record_inbound_claiming`]):
+    /// `None` when none was attempted (the conversation was known, or no claim was given).
+    pub first_contact: Option<ClaimOutcome>,
 }
 
 impl Refresh {
@@ -123,7 +145,8 @@ pub struct TeamInstall {
     pub team_name: Option<String>,
     pub tenant_id: TenantId,
     pub service_url: String,
-    /// The conversation the install was seen in (the General channel).
+    /// Where the team welcome goes: the channel the installer selected (`channelData.settings.selectedChannel`),
+    /// else the General channel (whose id is the team's).
     pub conversation_id: ConversationId,
     /// The bot (`recipient`): id `28:<appId>` and name.
     pub bot: ChannelAccount,
@@ -131,6 +154,14 @@ pub struct TeamInstall {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installed_by: Option<ChannelAccount>,
     pub claimed_at: Timestamp,
+}
+
+/// The serviceUrl last seen in any conversation of a tenant, and when (entity kind `tenant`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantSeen {
+    pub service_url: String,
+    pub updated_at: Timestamp,
 }
 
 /// The first-personal-contact claim of a tenant + user (entity kind `first-contact`): first writer welcomes.

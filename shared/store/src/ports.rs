@@ -6,7 +6,7 @@ use crate::error::StoreError;
 use crate::keys::{self, Key};
 use crate::model::{
     ClaimOutcome, ConversationRecord, FirstContact, IdempotencyClaim, InactiveReason, InboundOutcome, OutboxItem,
-    PersonalConversation, Refresh, SentActivity, StateScope, Subscription, TeamInstall, Timestamp,
+    PersonalConversation, Refresh, SentActivity, StateScope, Subscription, TeamInstall, TenantSeen, Timestamp,
 };
 use crate::table::{Cond, Item, Table, Write, WriteOutcome};
 use async_trait::async_trait;
@@ -24,6 +24,8 @@ pub const IDEMPOTENCY_PENDING_SECS: u64 = 10 * 60;
 pub const KEEP_DONE_SECS: u64 = 7 * 24 * 3600;
 /// How many times an optimistic read-modify-write is retried before [`StoreError::Conflict`].
 const MAX_ATTEMPTS: usize = 8;
+/// At most this many conversations of one team are read for a team event (channels and reply chains).
+const TEAM_CONVERSATIONS_MAX: usize = 10_000;
 /// How long a poll vote is kept: longer than the longest poll interval (a week), during which its slot can be
 /// voted on, so a tally never loses a vote that can still change.
 pub const VOTE_KEEP_SECS: u64 = 30 * 24 * 3600;
@@ -53,6 +55,20 @@ pub trait Conversations: Send + Sync {
         now: Timestamp,
     ) -> Result<InboundOutcome, StoreError>;
 
+    /// [`Conversations::record_inbound`] for a user's message in a 1:1 chat: when the chat is new to the store,
+    /// the user's first-contact claim is written in the same transaction as the dedupe claim and the reference,
+    /// so a failure cannot leave the activity marked seen with its welcome never claimed (a redelivery would be
+    /// a duplicate). [`Refresh::first_contact`] says whether this activity won the claim.
+    ///
+    /// # Errors
+    /// [`StoreError`]; nothing is written when it fails.
+    async fn record_inbound_claiming(
+        &self,
+        reference: &ConversationReference,
+        contact: &FirstContact,
+        now: Timestamp,
+    ) -> Result<InboundOutcome, StoreError>;
+
     /// Upserts a reference (e.g. one the bot made by creating a conversation), without dedupe.
     ///
     /// # Errors
@@ -75,6 +91,31 @@ pub trait Conversations: Send + Sync {
     /// # Errors
     /// [`StoreError`].
     async fn tenant_service_url(&self, tenant: &TenantId, now: Timestamp) -> Result<Option<String>, StoreError>;
+
+    /// The serviceUrl last seen in any conversation of the tenant, and when it was recorded.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn tenant_seen(&self, tenant: &TenantId, now: Timestamp) -> Result<Option<TenantSeen>, StoreError>;
+
+    /// The conversations of a team the store has a reference of (its channels and reply chains), from the
+    /// team index written with each reference.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn team_conversations(&self, team_id: &str, now: Timestamp) -> Result<Vec<ConversationId>, StoreError>;
+
+    /// Marks an inactive conversation active again, only when it was made inactive for one of `reasons` (a
+    /// restored team must not reactivate a chat the bot was removed from). Returns whether it changed.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn reactivate(
+        &self,
+        id: &ConversationId,
+        reasons: &[InactiveReason],
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
 
     /// Marks the conversation inactive (uninstall, or a 403 from the Connector). Returns whether it was active.
     ///
@@ -152,6 +193,24 @@ pub trait WelcomeClaims: Send + Sync {
     /// # Errors
     /// [`StoreError`].
     async fn claim_first_contact(&self, claim: &FirstContact, now: Timestamp) -> Result<ClaimOutcome, StoreError>;
+
+    /// Points a team's install claim at the channel the installer selected, unless it already names a channel
+    /// other than General (the first selection wins). Returns whether it changed.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn select_welcome_channel(
+        &self,
+        team_id: &str,
+        channel: &ConversationId,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// Records a team's new name on its install claim (`teamRenamed`). Returns whether a claim was there.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn rename_team(&self, team_id: &str, name: &str, now: Timestamp) -> Result<bool, StoreError>;
 }
 
 /// Inbound activity dedupe, with expiry.
@@ -515,6 +574,16 @@ fn personal_items(personal: &PersonalConversation) -> Result<Vec<Item>, StoreErr
     Ok(items)
 }
 
+fn first_contact_item(claim: &FirstContact) -> Result<Item, StoreError> {
+    not_empty(claim.tenant_id.as_str(), "empty tenant id")?;
+    not_empty(&claim.user.id, "empty user id")?;
+    item(
+        keys::first_contact(&claim.tenant_id, &claim.user.id),
+        keys::KIND_FIRST_CONTACT,
+        claim,
+    )
+}
+
 fn seen_write(conversation: &ConversationId, activity: &ActivityId, ttl: u64, now: Timestamp) -> Write {
     let mut data = Map::new();
     data.insert("conversationId".into(), json!(conversation));
@@ -537,8 +606,11 @@ fn seen_write(conversation: &ConversationId, activity: &ActivityId, ttl: u64, no
 async fn refresh<T: Table + ?Sized>(
     table: &T,
     reference: &ConversationReference,
+    contact: Option<&FirstContact>,
     now: Timestamp,
 ) -> Result<InboundOutcome, StoreError> {
+    let mut contact = contact.map(first_contact_item).transpose()?;
+    let mut first_contact = None;
     let id = &reference.conversation.id;
     not_empty(id.as_str(), "empty conversation id")?;
     let seen = match &reference.activity_id {
@@ -570,12 +642,13 @@ async fn refresh<T: Table + ?Sized>(
     for _ in 0..MAX_ATTEMPTS {
         let old = table.get(&key.0, &key.1, now).await?;
         let old_record: Option<ConversationRecord> = old.clone().map(decode).transpose()?;
-        let outcome = Refresh {
+        let mut outcome = Refresh {
             created: old_record.is_none(),
             service_url_changed: old_record
                 .as_ref()
                 .is_none_or(|r| r.reference.service_url != reference.service_url),
             reactivated: old_record.as_ref().is_some_and(|r| !r.active),
+            first_contact,
         };
         let mut writes: Vec<Write> = seen.iter().cloned().collect();
         if outcome.wrote() {
@@ -591,6 +664,13 @@ async fn refresh<T: Table + ?Sized>(
                 item: conv,
                 cond: unchanged(old.as_ref()),
             });
+            if let Some(team) = stored.team_id.as_deref().filter(|t| !t.is_empty()) {
+                let data = json!({"teamId": team, "conversationId": id});
+                writes.push(Write::Put {
+                    item: item(keys::team_conversation(team, id), keys::KIND_TEAM_CONVERSATION, &data)?,
+                    cond: Cond::Always,
+                });
+            }
             if let Some(tenant) = stored.tenant_id.as_ref().filter(|t| !t.as_str().is_empty()) {
                 let data = json!({"tenantId": tenant, "serviceUrl": stored.service_url, "updatedAt": now});
                 writes.push(Write::Put {
@@ -623,12 +703,31 @@ async fn refresh<T: Table + ?Sized>(
                 cond: unchanged(old.as_ref()),
             });
         }
+        // A chat new to the store: its user's first-contact claim commits with it, or not at all.
+        let claim_at = match contact.as_ref() {
+            Some(claim) if outcome.created => {
+                writes.push(Write::Put {
+                    item: claim.clone(),
+                    cond: Cond::Absent,
+                });
+                outcome.first_contact = Some(ClaimOutcome::Won);
+                Some(writes.len() - 1)
+            }
+            Some(_) | None => None,
+        };
         match table.write(writes, now).await? {
             WriteOutcome::Applied => return Ok(InboundOutcome::New(outcome)),
             WriteOutcome::ConditionFailed(failed) if seen.is_some() && failed.contains(&0) => {
                 return Ok(InboundOutcome::Duplicate);
             }
-            WriteOutcome::ConditionFailed(_) => {}
+            WriteOutcome::ConditionFailed(failed) => {
+                // Claimed before (a personal install, or a chat the bot opened): record the activity without it.
+                if let Some(at) = claim_at.filter(|at| failed.contains(at)) {
+                    debug_assert!(at > 0);
+                    contact = None;
+                    first_contact = Some(ClaimOutcome::Lost);
+                }
+            }
         }
     }
     Err(StoreError::Conflict {
@@ -643,7 +742,16 @@ impl<T: Table + ?Sized> Conversations for T {
         reference: &ConversationReference,
         now: Timestamp,
     ) -> Result<InboundOutcome, StoreError> {
-        refresh(self, reference, now).await
+        refresh(self, reference, None, now).await
+    }
+
+    async fn record_inbound_claiming(
+        &self,
+        reference: &ConversationReference,
+        contact: &FirstContact,
+        now: Timestamp,
+    ) -> Result<InboundOutcome, StoreError> {
+        refresh(self, reference, Some(contact), now).await
     }
 
     async fn upsert_conversation(
@@ -653,7 +761,7 @@ impl<T: Table + ?Sized> Conversations for T {
     ) -> Result<Refresh, StoreError> {
         let mut reference = reference.clone();
         reference.activity_id = None;
-        match refresh(self, &reference, now).await? {
+        match refresh(self, &reference, None, now).await? {
             InboundOutcome::New(outcome) => Ok(outcome),
             InboundOutcome::Duplicate => Ok(Refresh::default()),
         }
@@ -679,6 +787,54 @@ impl<T: Table + ?Sized> Conversations for T {
             Some(Value::String(url)) => Ok(Some(url.clone())),
             _ => Err(StoreError::corrupt(it.key_string(), "tenant item has no serviceUrl")),
         }
+    }
+
+    async fn tenant_seen(&self, tenant: &TenantId, now: Timestamp) -> Result<Option<TenantSeen>, StoreError> {
+        not_empty(tenant.as_str(), "empty tenant id")?;
+        let (pk, sk) = keys::tenant(tenant);
+        self.get(&pk, &sk, now).await?.map(decode).transpose()
+    }
+
+    async fn team_conversations(&self, team_id: &str, now: Timestamp) -> Result<Vec<ConversationId>, StoreError> {
+        not_empty(team_id, "empty team id")?;
+        let (pk, prefix) = keys::team_conversations_prefix(team_id);
+        let mut out = Vec::new();
+        // The General channel is the team itself: known even when its reference predates the index.
+        out.push(ConversationId::from(team_id));
+        for it in self.query_prefix(&pk, &prefix, now, TEAM_CONVERSATIONS_MAX).await? {
+            match it.data.get("conversationId") {
+                Some(Value::String(id)) if id != team_id => out.push(ConversationId::from(id.as_str())),
+                Some(Value::String(_)) => {}
+                _ => {
+                    return Err(StoreError::corrupt(
+                        it.key_string(),
+                        "team index item has no conversationId",
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn reactivate(
+        &self,
+        id: &ConversationId,
+        reasons: &[InactiveReason],
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        not_empty(id.as_str(), "empty conversation id")?;
+        update(self, &keys::conversation(id), now, |old| {
+            let Some(old) = old else { return Ok((None, false)) };
+            let mut record: ConversationRecord = decode(old.clone())?;
+            if record.active || !record.inactive_reason.is_some_and(|r| reasons.contains(&r)) {
+                return Ok((None, false));
+            }
+            record.active = true;
+            record.inactive_reason = None;
+            record.updated_at = now;
+            Ok((Some(conversation_item(&record)?), true))
+        })
+        .await
     }
 
     async fn mark_inactive(
@@ -819,10 +975,45 @@ impl<T: Table + ?Sized> WelcomeClaims for T {
     }
 
     async fn claim_first_contact(&self, claim_: &FirstContact, now: Timestamp) -> Result<ClaimOutcome, StoreError> {
-        not_empty(claim_.tenant_id.as_str(), "empty tenant id")?;
-        not_empty(&claim_.user.id, "empty user id")?;
-        let key = keys::first_contact(&claim_.tenant_id, &claim_.user.id);
-        claim(self, item(key, keys::KIND_FIRST_CONTACT, claim_)?, now).await
+        claim(self, first_contact_item(claim_)?, now).await
+    }
+
+    async fn select_welcome_channel(
+        &self,
+        team_id: &str,
+        channel: &ConversationId,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        not_empty(team_id, "empty team id")?;
+        not_empty(channel.as_str(), "empty channel id")?;
+        update(self, &keys::team_install(team_id), now, |old| {
+            let Some(old) = old else { return Ok((None, false)) };
+            let mut install: TeamInstall = decode(old.clone())?;
+            if install.conversation_id.as_str() != team_id || channel.as_str() == team_id {
+                return Ok((None, false));
+            }
+            install.conversation_id = channel.clone();
+            let mut new = item(keys::team_install(team_id), keys::KIND_TEAM_INSTALL, &install)?;
+            new.expires_at = old.expires_at;
+            Ok((Some(new), true))
+        })
+        .await
+    }
+
+    async fn rename_team(&self, team_id: &str, name: &str, now: Timestamp) -> Result<bool, StoreError> {
+        not_empty(team_id, "empty team id")?;
+        update(self, &keys::team_install(team_id), now, |old| {
+            let Some(old) = old else { return Ok((None, false)) };
+            let mut install: TeamInstall = decode(old.clone())?;
+            if install.team_name.as_deref() == Some(name) {
+                return Ok((None, true));
+            }
+            install.team_name = Some(name.to_owned());
+            let mut new = item(keys::team_install(team_id), keys::KIND_TEAM_INSTALL, &install)?;
+            new.expires_at = old.expires_at;
+            Ok((Some(new), true))
+        })
+        .await
     }
 }
 

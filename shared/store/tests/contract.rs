@@ -15,7 +15,7 @@ use std::sync::Arc;
 use store::{
     ClaimOutcome, Cond, FirstContact, IdempotencyClaim, InactiveReason, InboundOutcome, Item, MemoryStore, OutboxItem,
     PersonalConversation, Refresh, SentActivity, StateScope, Store, StoreError, Subscription, Table, TeamInstall,
-    Timestamp, Write, WriteOutcome,
+    TenantSeen, Timestamp, Write, WriteOutcome,
 };
 
 const URL_A: &str = "https://smba.trafficmanager.net/amer/";
@@ -77,6 +77,11 @@ const CASES: &[(&str, CaseFn)] = cases![
     state_expires_after_its_ttl,
     state_invalid_input_writes_nothing,
     state_ids_containing_hash_do_not_collide,
+    inbound_claims_first_contact_with_a_new_chat,
+    team_index_lists_channels_and_threads,
+    reactivate_only_for_the_given_reasons,
+    tenant_seen_follows_the_latest_service_url,
+    welcome_channel_selected_once_and_team_renamed,
 ];
 
 fn conv(id: &str) -> ConversationId {
@@ -91,7 +96,8 @@ async fn inbound_first_then_duplicate(s: Subject) {
         InboundOutcome::New(Refresh {
             created: true,
             service_url_changed: true,
-            reactivated: false
+            reactivated: false,
+            first_contact: None
         })
     );
     assert_eq!(
@@ -139,7 +145,8 @@ async fn inbound_service_url_refresh(s: Subject) {
         InboundOutcome::New(Refresh {
             created: false,
             service_url_changed: true,
-            reactivated: false
+            reactivated: false,
+            first_contact: None
         })
     );
     let record = s
@@ -270,7 +277,8 @@ async fn mark_inactive_and_reactivate(s: Subject) {
         InboundOutcome::New(Refresh {
             created: false,
             service_url_changed: false,
-            reactivated: true
+            reactivated: true,
+            first_contact: None
         })
     );
     assert_eq!(s.store.is_active(&id, NOW).await.unwrap(), Some(true));
@@ -1154,4 +1162,242 @@ async fn contract_dynamodb() {
         }
     })
     .await;
+}
+
+fn contact(user: &str, conversation: &str) -> FirstContact {
+    FirstContact {
+        tenant_id: tenant(),
+        user: models::ChannelAccount::new(user, Some("Ada".to_owned())),
+        conversation_id: conv(conversation),
+        service_url: URL_A.to_owned(),
+        bot: bot(),
+        claimed_at: NOW,
+    }
+}
+
+async fn inbound_claims_first_contact_with_a_new_chat(s: Subject) {
+    // A new chat: the claim commits with the dedupe claim and the reference.
+    let reference = personal_reference("a:fc1", "29:fc1", "aad-fc1", URL_A);
+    let outcome = s
+        .store
+        .record_inbound_claiming(&reference, &contact("29:fc1", "a:fc1"), NOW)
+        .await
+        .unwrap();
+    let InboundOutcome::New(refresh) = outcome else {
+        panic!("new activity expected, got {outcome:?}")
+    };
+    assert!(refresh.created);
+    assert_eq!(refresh.first_contact, Some(ClaimOutcome::Won));
+    assert_eq!(
+        s.store
+            .claim_first_contact(&contact("29:fc1", "a:fc1"), NOW)
+            .await
+            .unwrap(),
+        ClaimOutcome::Lost,
+        "the claim was written"
+    );
+    // Its redelivery is a duplicate, and claims nothing.
+    assert_eq!(
+        s.store
+            .record_inbound_claiming(&reference, &contact("29:fc1", "a:fc1"), NOW)
+            .await
+            .unwrap(),
+        InboundOutcome::Duplicate
+    );
+    // The next message in the known chat attempts no claim.
+    let mut next = reference.clone();
+    next.activity_id = Some("act-2".into());
+    let InboundOutcome::New(refresh) = s
+        .store
+        .record_inbound_claiming(&next, &contact("29:fc1", "a:fc1"), NOW)
+        .await
+        .unwrap()
+    else {
+        panic!("new activity expected")
+    };
+    assert_eq!((refresh.created, refresh.first_contact), (false, None));
+    // A user claimed before (a personal install): the activity and the chat are still recorded, the claim lost.
+    assert!(
+        s.store
+            .claim_first_contact(&contact("29:fc2", "a:fc2"), NOW)
+            .await
+            .unwrap()
+            .won()
+    );
+    let reference = personal_reference("a:fc2", "29:fc2", "aad-fc2", URL_A);
+    let InboundOutcome::New(refresh) = s
+        .store
+        .record_inbound_claiming(&reference, &contact("29:fc2", "a:fc2"), NOW)
+        .await
+        .unwrap()
+    else {
+        panic!("new activity expected")
+    };
+    assert_eq!(
+        (refresh.created, refresh.first_contact),
+        (true, Some(ClaimOutcome::Lost))
+    );
+    assert!(s.store.conversation(&conv("a:fc2"), NOW).await.unwrap().is_some());
+    assert_eq!(
+        s.store.record_inbound(&reference, NOW).await.unwrap(),
+        InboundOutcome::Duplicate,
+        "the activity was marked seen"
+    );
+    // A claim the store refuses (no user id) writes nothing: no seen item, no reference.
+    let reference = personal_reference("a:fc3", "29:fc3", "aad-fc3", URL_A);
+    let err = s
+        .store
+        .record_inbound_claiming(&reference, &contact("", "a:fc3"), NOW)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+    assert!(s.store.conversation(&conv("a:fc3"), NOW).await.unwrap().is_none());
+}
+
+async fn team_index_lists_channels_and_threads(s: Subject) {
+    let team = "19:team-idx@thread.skype";
+    let channel = "19:chan-idx@thread.tacv2";
+    let thread = "19:chan-idx@thread.tacv2;messageid=1700000000000";
+    assert_eq!(
+        s.store.team_conversations(team, NOW).await.unwrap(),
+        vec![conv(team)],
+        "the General channel is the team itself"
+    );
+    for id in [team, channel, thread] {
+        s.store
+            .upsert_conversation(&channel_reference(id, team, URL_A), NOW)
+            .await
+            .unwrap();
+    }
+    s.store
+        .upsert_conversation(
+            &channel_reference("19:other@thread.skype", "19:other-team@thread.skype", URL_A),
+            NOW,
+        )
+        .await
+        .unwrap();
+    let mut listed = s.store.team_conversations(team, NOW).await.unwrap();
+    listed.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    assert_eq!(listed, vec![conv(channel), conv(thread), conv(team)]);
+}
+
+async fn reactivate_only_for_the_given_reasons(s: Subject) {
+    let id = conv("19:react@thread.skype");
+    s.store
+        .upsert_conversation(
+            &channel_reference(id.as_str(), "19:react-team@thread.skype", URL_A),
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert!(
+        !s.store
+            .reactivate(&id, &[InactiveReason::TeamArchived], NOW)
+            .await
+            .unwrap(),
+        "an active conversation does not change"
+    );
+    assert!(
+        s.store
+            .mark_inactive(&id, InactiveReason::TeamArchived, NOW)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.store
+            .reactivate(&id, &[InactiveReason::TeamDeleted], NOW)
+            .await
+            .unwrap(),
+        "another reason does not reactivate"
+    );
+    assert_eq!(s.store.is_active(&id, NOW).await.unwrap(), Some(false));
+    assert!(
+        s.store
+            .reactivate(&id, &[InactiveReason::TeamArchived], NOW)
+            .await
+            .unwrap()
+    );
+    let record = s.store.conversation(&id, NOW).await.unwrap().unwrap();
+    assert!(record.active);
+    assert_eq!(record.inactive_reason, None);
+    assert!(
+        s.store
+            .mark_inactive(&id, InactiveReason::Uninstalled, NOW)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.store
+            .reactivate(&id, &[InactiveReason::TeamArchived, InactiveReason::TeamDeleted], NOW)
+            .await
+            .unwrap(),
+        "an uninstall is not undone by a team event"
+    );
+    assert!(
+        !s.store
+            .reactivate(&conv("19:unknown@thread.skype"), &[InactiveReason::TeamArchived], NOW)
+            .await
+            .unwrap()
+    );
+}
+
+async fn tenant_seen_follows_the_latest_service_url(s: Subject) {
+    assert_eq!(s.store.tenant_seen(&tenant(), NOW).await.unwrap(), None);
+    s.store
+        .record_inbound(&personal_reference("a:ts1", "29:ts1", "aad-ts1", URL_A), NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.store.tenant_seen(&tenant(), NOW).await.unwrap(),
+        Some(TenantSeen {
+            service_url: URL_A.to_owned(),
+            updated_at: NOW
+        })
+    );
+    let later = Timestamp(NOW.0 + 60);
+    let mut moved = personal_reference("a:ts2", "29:ts2", "aad-ts2", URL_B);
+    moved.activity_id = Some("act-ts2".into());
+    s.store.record_inbound(&moved, later).await.unwrap();
+    assert_eq!(
+        s.store.tenant_seen(&tenant(), later).await.unwrap(),
+        Some(TenantSeen {
+            service_url: URL_B.to_owned(),
+            updated_at: later
+        })
+    );
+}
+
+async fn welcome_channel_selected_once_and_team_renamed(s: Subject) {
+    let team = "19:sel-team@thread.skype";
+    let selected = conv("19:selected@thread.tacv2");
+    assert!(
+        !s.store.select_welcome_channel(team, &selected, NOW).await.unwrap(),
+        "no claim yet"
+    );
+    assert!(!s.store.rename_team(team, "New", NOW).await.unwrap());
+    let install = TeamInstall {
+        team_id: team.to_owned(),
+        team_name: Some("Old".to_owned()),
+        tenant_id: tenant(),
+        service_url: URL_A.to_owned(),
+        conversation_id: conv(team),
+        bot: bot(),
+        installed_by: None,
+        claimed_at: NOW,
+    };
+    assert!(s.store.claim_team_install(&install, NOW).await.unwrap().won());
+    assert!(!s.store.select_welcome_channel(team, &conv(team), NOW).await.unwrap());
+    assert!(s.store.select_welcome_channel(team, &selected, NOW).await.unwrap());
+    assert!(
+        !s.store
+            .select_welcome_channel(team, &conv("19:second@thread.tacv2"), NOW)
+            .await
+            .unwrap(),
+        "the first selection wins"
+    );
+    assert!(s.store.rename_team(team, "New", NOW).await.unwrap());
+    let stored = s.store.team_install(team, NOW).await.unwrap().unwrap();
+    assert_eq!(stored.conversation_id, selected);
+    assert_eq!(stored.team_name.as_deref(), Some("New"));
+    assert_eq!(stored.service_url, URL_A, "the rest of the claim is kept");
 }
