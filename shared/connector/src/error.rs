@@ -67,6 +67,14 @@ impl ConnectorError {
         matches!(self, Self::NotInRoster { .. } | Self::BotDisabled { .. })
     }
 
+    /// Teams answered that the conversation itself no longer exists (404 `ConversationNotFound`, e.g. a
+    /// deleted chat or channel): like a removal, stop sending there. A 404 for an unknown activity id on an
+    /// update or delete is not this.
+    #[must_use]
+    pub fn is_conversation_gone(&self) -> bool {
+        matches!(self, Self::NotFound { code, .. } if code == "ConversationNotFound")
+    }
+
     /// The Connector's HTTP status, when it answered one.
     #[must_use]
     pub fn connector_status(&self) -> Option<u16> {

@@ -2,6 +2,8 @@
 
 use crate::api::BotIdentity;
 use crate::app::App;
+use crate::flows::address::{freshest, stop_if_gone};
+use crate::flows::personal::{self, ChatError, ChatRequest};
 use crate::flows::triggers::base_conversation_id;
 use connector::ConnectorError;
 use models::connector::{ConversationList, PagedMembersResult, TeamDetails};
@@ -13,7 +15,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use std::time::Duration;
-use store::{FirstContact, InactiveReason, PersonalConversation, StateScope, StoreError, Subscription, Timestamp};
+use store::{StateScope, StoreError, Subscription, Timestamp};
 
 /// The most roster pages [`Context::members`] reads (at 500 members a page: 25,000 members).
 pub const MAX_ROSTER_PAGES: usize = 50;
@@ -260,13 +262,10 @@ impl<'a> Context<'a> {
             return Err(BotError::ConversationInactive(conversation.clone()));
         }
         let reference = &record.reference;
+        let known = (reference.service_url.as_str(), record.updated_at);
+        let service_url = freshest(self.app, Some(known), reference.tenant_id.as_ref(), now).await?;
         let activity_id = self
-            .send_in(
-                &reference.service_url,
-                conversation,
-                reference.tenant_id.as_ref(),
-                message.into(),
-            )
+            .send_in(&service_url, conversation, reference.tenant_id.as_ref(), message.into())
             .await?;
         Ok(SentMessage {
             conversation_id: conversation.clone(),
@@ -287,41 +286,22 @@ impl<'a> Context<'a> {
             .tenant()
             .cloned()
             .ok_or(BotError::NotAvailable("the tenant (needed to open a 1:1 chat)"))?;
-        let now = Timestamp::now();
-        let store = &self.app.store;
-        let known = if user.id.is_empty() {
-            match user.aad_object_id.as_deref() {
-                Some(aad) if !aad.is_empty() => store.personal_by_aad(&tenant, aad, now).await?,
-                _ => return Err(BotError::NotAvailable("a user id or aadObjectId")),
+        let request = ChatRequest {
+            user,
+            tenant: &tenant,
+            service_url: &self.reference.service_url,
+            bot: &self.reference.bot,
+            locale: self.reference.locale.as_deref(),
+        };
+        match personal::open(self.app, request).await {
+            Ok((conversation, _)) => Ok(conversation),
+            Err(ChatError::Store(e)) => Err(e.into()),
+            Err(ChatError::NoUserId) => Err(BotError::NotAvailable("a user id or aadObjectId")),
+            Err(ChatError::Connector(e)) => {
+                tracing::warn!(operation = "create 1:1", tenant = %tenant, error = %e, "connector call failed");
+                Err(BotError::Connector(e))
             }
-        } else {
-            store.personal_by_user(&tenant, &user.id, now).await?
-        };
-        if let Some(known) = known {
-            return Ok(known.conversation_id);
         }
-        let member_id = if user.id.is_empty() {
-            user.aad_object_id.clone().unwrap_or_default()
-        } else {
-            user.id.clone()
-        };
-        let service_url = self.reference.service_url.clone();
-        let created = match self
-            .app
-            .connector
-            .create_personal_conversation(&service_url, &self.reference.bot, &member_id, &tenant)
-            .await
-        {
-            Ok(created) => created.id,
-            Err(e) => return Err(self.failed("create 1:1", e, self.conversation_id()).await),
-        };
-        let user = ChannelAccount {
-            id: member_id,
-            ..user.clone()
-        };
-        self.remember_personal(&tenant, &user, &created, &service_url, now)
-            .await?;
-        Ok(created)
     }
 
     /// Starts a new reply chain in a channel of this context's team with `message` as its first post. Answers
@@ -540,70 +520,12 @@ impl<'a> Context<'a> {
         }
     }
 
-    /// Logs a failed Connector call and, when Teams says the bot was removed, marks the conversation inactive
-    /// (awaited: a Lambda instance is frozen once its handler returns).
+    /// Logs a failed Connector call and, when Teams says the bot was removed or the conversation is gone, marks
+    /// the conversation inactive ([`stop_if_gone`], awaited).
     async fn failed(&self, operation: &str, error: ConnectorError, conversation: &ConversationId) -> BotError {
         tracing::warn!(operation, conversation = %conversation, error = %error, "connector call failed");
-        if error.is_bot_removed()
-            && let Err(e) = self
-                .app
-                .store
-                .mark_inactive(conversation, InactiveReason::Forbidden, Timestamp::now())
-                .await
-        {
-            tracing::error!(conversation = %conversation, error = %e, "could not mark the conversation inactive");
-        }
+        stop_if_gone(self.app, conversation, &error).await;
         BotError::Connector(error)
-    }
-
-    /// A 1:1 chat the bot just created: its full reference, the personal index, and the user's first-contact
-    /// claim (the chat is the user's first personal contact unless one was claimed before).
-    async fn remember_personal(
-        &self,
-        tenant: &TenantId,
-        user: &ChannelAccount,
-        conversation: &ConversationId,
-        service_url: &str,
-        now: Timestamp,
-    ) -> Result<(), BotError> {
-        let store = &self.app.store;
-        let personal = PersonalConversation {
-            tenant_id: tenant.clone(),
-            user_id: user.id.clone(),
-            aad_object_id: user.aad_object_id.clone(),
-            conversation_id: conversation.clone(),
-            service_url: service_url.to_owned(),
-            updated_at: now,
-        };
-        store.record_personal(&personal, now).await?;
-        let reference = ConversationReference {
-            activity_id: None,
-            user: Some(user.clone()),
-            bot: self.reference.bot.clone(),
-            conversation: ConversationAccount {
-                id: conversation.clone(),
-                conversation_type: Some(ConversationType::Personal),
-                tenant_id: Some(tenant.clone()),
-                ..ConversationAccount::default()
-            },
-            channel_id: self.reference.channel_id.clone(),
-            service_url: service_url.to_owned(),
-            locale: self.reference.locale.clone(),
-            tenant_id: Some(tenant.clone()),
-            team_id: None,
-            channel: None,
-        };
-        store.upsert_conversation(&reference, now).await?;
-        let claim = FirstContact {
-            tenant_id: tenant.clone(),
-            user: user.clone(),
-            conversation_id: conversation.clone(),
-            service_url: service_url.to_owned(),
-            bot: self.reference.bot.clone(),
-            claimed_at: now,
-        };
-        store.claim_first_contact(&claim, now).await?;
-        Ok(())
     }
 }
 
@@ -652,6 +574,14 @@ impl Jobs<'_> {
             poll_activity_id: None,
             created_at: now,
         };
+        // A job scheduled from a reply chain belongs to its channel: make the channel a known conversation (in
+        // its team's index), so team and channel events reach the job.
+        if self.conversation != reference.conversation.id {
+            let mut channel = reference.clone();
+            channel.activity_id = None;
+            channel.conversation.id = self.conversation.clone();
+            self.ctx.app.store.upsert_conversation(&channel, now).await?;
+        }
         self.ctx.app.store.subscribe(&subscription, now).await?;
         Ok(())
     }

@@ -117,7 +117,8 @@ pub struct Installation<'a> {
 pub enum InstallAction {
     /// The app was installed, or the bot added to the conversation.
     Added,
-    /// The app was uninstalled, or the bot removed; the runtime has already marked the conversation inactive.
+    /// The app was uninstalled (`remove`, or `remove-upgrade`: upgraded to a version without the bot), or the bot
+    /// removed; the runtime has already marked the conversation inactive.
     Removed,
     /// The app was upgraded to a new version (`add-upgrade`).
     Upgraded,

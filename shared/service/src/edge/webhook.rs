@@ -10,11 +10,14 @@
 //!    serviceUrl our token may be sent to (403: the bot could never answer it);
 //! 7. welcome and uninstall claims for install events (idempotent first-writer-wins writes, done before the
 //!    dedupe claim so a failure here can be retried by the channel); 8. the dedupe claim and the conversation
-//!    reference in one store request (503 when the store is down; a duplicate stops here with 200);
+//!    reference in one store request, with a user's first-contact claim when a 1:1 chat is new to the store
+//!    (503 when the store is down; a duplicate stops here with 200, after re-applying uninstalls and team
+//!    events, [`crate::flows::lifecycle`], which are idempotent);
 //! 9. the bot's handler for the activity ([`crate::api::Bot`]), bounded by a deadline well inside Teams' 15 s (invokes: 5 s).
 
 use crate::app::{App, Inbound};
 use crate::flows::dispatch::dispatch;
+use crate::flows::lifecycle::{self, TeamChange};
 use crate::flows::triggers::{WelcomeTrigger, welcome_triggers};
 use models::{Activity, ActivityKind, ConversationReference};
 use serde_json::Value;
@@ -130,18 +133,49 @@ pub async fn handle(app: &App, authorization: Option<&str>, body: &[u8]) -> Webh
     if !is_message && let Err(e) = apply_triggers(app, &triggers, &activity, Phase::Claims, now).await {
         return unavailable(&e);
     }
-    let outcome = app.store.record_inbound(&deduped(&reference, &activity), now).await;
-    // Uninstalls after the reference is recorded (which would mark it active again), and again on a duplicate
-    // delivery, so a failure between the two is repaired by the channel's retry.
-    if outcome.is_ok()
-        && let Err(e) = apply_triggers(app, &triggers, &activity, Phase::Uninstall, now).await
-    {
-        return unavailable(&e);
+    // A user's message in a 1:1 chat: the first-contact claim commits with the activity and the reference
+    // when the chat is new to the store (one claim per tenant + user, so a personal install that came first
+    // wins and this one loses), never one without the other.
+    let contact = if is_message {
+        triggers.iter().find_map(|t| first_contact(t, now))
+    } else {
+        None
+    };
+    let record = deduped(&reference, &activity);
+    let outcome = match &contact {
+        Some(contact) => app.store.record_inbound_claiming(&record, contact, now).await,
+        None => app.store.record_inbound(&record, now).await,
+    };
+    // Uninstalls and team events after the reference is recorded (which would mark it active again), and again
+    // on a duplicate delivery, so a failure between the two is repaired by the channel's retry.
+    if outcome.is_ok() {
+        let applied = match apply_triggers(app, &triggers, &activity, Phase::Uninstall, now).await {
+            Ok(()) => apply_team_change(app, lifecycle::team_change(&activity).as_ref(), now).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = applied {
+            return unavailable(&e);
+        }
     }
     let refresh = match outcome {
         Ok(InboundOutcome::Duplicate) => {
             tracing::info!(activity = %activity_id, "duplicate delivery ignored");
-            return WebhookResponse::ok();
+            // An invoke is still answered with JSON (its first answer is not kept: an empty object).
+            return match activity.kind {
+                ActivityKind::Invoke(_) => WebhookResponse {
+                    status: 200,
+                    body: Body::Json(Value::Object(serde_json::Map::new())),
+                },
+                ActivityKind::Message(_)
+                | ActivityKind::MessageUpdate(_)
+                | ActivityKind::MessageDelete(_)
+                | ActivityKind::ConversationUpdate(_)
+                | ActivityKind::InstallationUpdate(_)
+                | ActivityKind::MessageReaction(_)
+                | ActivityKind::Event(_)
+                | ActivityKind::Typing(_)
+                | ActivityKind::Unknown { .. } => WebhookResponse::ok(),
+            };
         }
         Ok(InboundOutcome::New(refresh)) => refresh,
         Err(e) => return unavailable(&e),
@@ -149,13 +183,8 @@ pub async fn handle(app: &App, authorization: Option<&str>, body: &[u8]) -> Webh
     if refresh.service_url_changed && !refresh.created {
         tracing::info!(conversation = %reference.conversation.id, "serviceUrl changed; reference updated");
     }
-    // A personal message: the first contact is claimed when the conversation is new to us (one claim per
-    // tenant + user, so a personal install that came first wins and this one loses).
-    if is_message
-        && refresh.created
-        && let Err(e) = apply_triggers(app, &triggers, &activity, Phase::Claims, now).await
-    {
-        tracing::warn!(error = %e, "first-contact claim failed after the activity was recorded");
+    if let Some(claim) = refresh.first_contact {
+        tracing::info!(conversation = %reference.conversation.id, won = claim.won(), "first personal contact claim");
     }
     let is_invoke = matches!(activity.kind, ActivityKind::Invoke(_));
     let deadline = if is_invoke { INVOKE_DEADLINE } else { MESSAGE_DEADLINE };
@@ -285,11 +314,12 @@ async fn apply_triggers(
             WelcomeTrigger::Uninstalled { .. } if phase != Phase::Uninstall => {}
             WelcomeTrigger::TeamInstall {
                 team_id,
+                welcome_channel,
+                selected,
                 team_name,
                 tenant,
                 service_url,
                 bot,
-                ..
             } => {
                 let Some(tenant) = tenant.clone() else { continue };
                 let claim = TeamInstall {
@@ -297,29 +327,22 @@ async fn apply_triggers(
                     team_name: team_name.clone(),
                     tenant_id: tenant,
                     service_url: service_url.clone(),
-                    conversation_id: team_id.as_str().into(),
+                    conversation_id: welcome_channel.clone(),
                     bot: bot.clone(),
                     installed_by: activity.from.clone(),
                     claimed_at: now,
                 };
                 let outcome = app.store.claim_team_install(&claim, now).await?;
-                tracing::info!(team = %team_id, won = outcome.won(), "team install claim");
+                // Another delivery of this install claimed first: the one naming the selected channel points
+                // the claim there (the welcome reads the claim again before it sends).
+                let moved = *selected
+                    && !outcome.won()
+                    && app.store.select_welcome_channel(team_id, welcome_channel, now).await?;
+                tracing::info!(team = %team_id, won = outcome.won(), moved, "team install claim");
             }
-            WelcomeTrigger::FirstPersonalContact {
-                tenant,
-                user,
-                conversation,
-                service_url,
-                bot,
-            } => {
-                let Some(tenant) = tenant.clone() else { continue };
-                let claim = FirstContact {
-                    tenant_id: tenant,
-                    user: user.clone(),
-                    conversation_id: conversation.clone(),
-                    service_url: service_url.clone(),
-                    bot: bot.clone(),
-                    claimed_at: now,
+            WelcomeTrigger::FirstPersonalContact { .. } => {
+                let Some(claim) = first_contact(trigger, now) else {
+                    continue;
                 };
                 let outcome = app.store.claim_first_contact(&claim, now).await?;
                 tracing::info!(won = outcome.won(), "first personal contact claim");
@@ -338,4 +361,34 @@ async fn apply_triggers(
         }
     }
     Ok(())
+}
+
+/// The first-contact claim a trigger makes (none without a tenant).
+fn first_contact(trigger: &WelcomeTrigger, now: Timestamp) -> Option<FirstContact> {
+    let WelcomeTrigger::FirstPersonalContact {
+        tenant,
+        user,
+        conversation,
+        service_url,
+        bot,
+    } = trigger
+    else {
+        return None;
+    };
+    Some(FirstContact {
+        tenant_id: tenant.clone()?,
+        user: user.clone(),
+        conversation_id: conversation.clone(),
+        service_url: service_url.clone(),
+        bot: bot.clone(),
+        claimed_at: now,
+    })
+}
+
+/// Applies a team or channel event to the store ([`crate::flows::lifecycle`]).
+async fn apply_team_change(app: &App, change: Option<&TeamChange>, now: Timestamp) -> Result<(), StoreError> {
+    match change {
+        Some(change) => lifecycle::apply(app, change, now).await,
+        None => Ok(()),
+    }
 }

@@ -176,9 +176,10 @@ pub(crate) async fn dispatch(
         ActivityKind::InstallationUpdate(update) => {
             let action = match &update.action {
                 Some(InstallationAction::Add) => InstallAction::Added,
-                Some(InstallationAction::Remove) => InstallAction::Removed,
+                // `remove-upgrade`: an upgrade to a version without the bot removes it.
+                Some(InstallationAction::Remove | InstallationAction::RemoveUpgrade) => InstallAction::Removed,
                 Some(InstallationAction::AddUpgrade) => InstallAction::Upgraded,
-                Some(InstallationAction::RemoveUpgrade | InstallationAction::Other(_)) | None => {
+                Some(InstallationAction::Other(_)) | None => {
                     return Handled::ignored("installationUpdate without a known action");
                 }
             };

@@ -2,9 +2,12 @@
 //! send welcomes exactly once, run due jobs, carry out notify operations, and feed the store's changes to the
 //! welcome flow locally.
 
+pub mod address;
 pub mod background;
 pub(crate) mod dispatch;
+pub mod lifecycle;
 pub(crate) mod mentions;
+pub mod personal;
 pub mod proactive;
 pub mod triggers;
 pub mod welcome;

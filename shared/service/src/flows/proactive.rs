@@ -3,6 +3,8 @@
 
 use crate::api::{Context, JobRun, job_data};
 use crate::app::App;
+use crate::flows::address::{freshest, stop_if_gone};
+use crate::flows::personal::{self, ChatError, ChatRequest};
 use connector::ConnectorError;
 use models::{Activity, ActivityId, ChannelAccount, ConversationId, Message, TenantId};
 use serde::Deserialize;
@@ -86,6 +88,16 @@ impl NotifyError {
 impl From<StoreError> for NotifyError {
     fn from(e: StoreError) -> Self {
         Self::new(503, "StoreUnavailable", e.to_string())
+    }
+}
+
+impl From<ChatError> for NotifyError {
+    fn from(e: ChatError) -> Self {
+        match e {
+            ChatError::Store(e) => e.into(),
+            ChatError::Connector(e) => e.into(),
+            ChatError::NoUserId => Self::new(400, "InvalidRequest", "user needs id or aadObjectId"),
+        }
     }
 }
 
@@ -187,26 +199,20 @@ fn message_activity(message: Message) -> Activity {
     }
 }
 
-/// A Connector call's result; when Teams says the bot was removed, the conversation is marked inactive first
-/// (awaited: a Lambda instance is frozen once its handler returns, so a background write could be lost).
+/// A Connector call's result; when Teams says the bot was removed or the conversation is gone, the
+/// conversation is marked inactive first ([`stop_if_gone`]).
 async fn inactive_if_removed<T>(
     app: &App,
     conversation: &ConversationId,
     result: Result<T, ConnectorError>,
 ) -> Result<T, NotifyError> {
-    let error = match result {
-        Ok(value) => return Ok(value),
-        Err(error) => error,
-    };
-    if error.is_bot_removed()
-        && let Err(e) = app
-            .store
-            .mark_inactive(conversation, store::InactiveReason::Forbidden, Timestamp::now())
-            .await
-    {
-        tracing::warn!(error = %e, conversation = %conversation, "could not mark the conversation inactive");
+    match result {
+        Ok(value) => Ok(value),
+        Err(error) => {
+            stop_if_gone(app, conversation, &error).await;
+            Err(error.into())
+        }
     }
-    Err(error.into())
 }
 
 async fn active_service_url(app: &App, conversation: &ConversationId, now: Timestamp) -> Result<String, NotifyError> {
@@ -215,7 +221,7 @@ async fn active_service_url(app: &App, conversation: &ConversationId, now: Times
         .map(|(service_url, _)| service_url)
 }
 
-/// The serviceUrl and tenant of an active conversation.
+/// The freshest serviceUrl ([`freshest`]) and the tenant of an active conversation.
 async fn active_reference(
     app: &App,
     conversation: &ConversationId,
@@ -234,7 +240,9 @@ async fn active_reference(
         ));
     }
     let tenant = record.reference.tenant_id.clone();
-    Ok((record.reference.service_url, tenant))
+    let known = (record.reference.service_url.as_str(), record.updated_at);
+    let service_url = freshest(app, Some(known), tenant.as_ref(), now).await?;
+    Ok((service_url, tenant))
 }
 
 async fn send(app: &App, to: &To, activity: &Activity) -> Result<SentActivity, NotifyError> {
@@ -259,10 +267,18 @@ async fn send(app: &App, to: &To, activity: &Activity) -> Result<SentActivity, N
                     format!("the bot is not installed in team `{team_id}`"),
                 )
             })?;
-            let created = app
+            let service_url = freshest(
+                app,
+                Some((&install.service_url, install.claimed_at)),
+                Some(&install.tenant_id),
+                now,
+            )
+            .await?;
+            let result = app
                 .connector
-                .create_channel_thread(&install.service_url, id, Some(&install.tenant_id), activity)
-                .await?;
+                .create_channel_thread(&service_url, id, Some(&install.tenant_id), activity)
+                .await;
+            let created = inactive_if_removed(app, &ConversationId::from(id.as_str()), result).await?;
             let activity_id = created
                 .activity_id
                 .ok_or_else(|| NotifyError::new(502, "ConnectorError", "Teams answered no activityId"))?;
@@ -279,7 +295,7 @@ async fn send(app: &App, to: &To, activity: &Activity) -> Result<SentActivity, N
                     ..models::ConversationAccount::default()
                 },
                 channel_id: "msteams".to_owned(),
-                service_url: install.service_url.clone(),
+                service_url,
                 locale: None,
                 tenant_id: Some(install.tenant_id.clone()),
                 team_id: Some(team_id.clone()),
@@ -297,38 +313,31 @@ async fn send(app: &App, to: &To, activity: &Activity) -> Result<SentActivity, N
             id,
             tenant_id,
         } => {
-            let known = match (id, aad_object_id) {
-                (Some(id), _) => app.store.personal_by_user(tenant_id, id, now).await?,
-                (None, Some(aad)) => app.store.personal_by_aad(tenant_id, aad, now).await?,
-                (None, None) => return Err(NotifyError::new(400, "InvalidRequest", "user needs id or aadObjectId")),
+            if id.as_deref().is_none_or(str::is_empty) && aad_object_id.as_deref().is_none_or(str::is_empty) {
+                return Err(NotifyError::new(400, "InvalidRequest", "user needs id or aadObjectId"));
+            }
+            let user = ChannelAccount {
+                id: id.clone().unwrap_or_default(),
+                aad_object_id: aad_object_id.clone(),
+                ..ChannelAccount::default()
             };
-            let (conversation, service_url) = match known {
-                Some(p) => (p.conversation_id, p.service_url),
-                None => {
-                    let service_url = app.store.tenant_service_url(tenant_id, now).await?.ok_or_else(|| {
-                        NotifyError::new(404, "UnknownUser", "no serviceUrl is known for this tenant yet")
-                    })?;
-                    let user_id = id.clone().or_else(|| aad_object_id.clone()).unwrap_or_default();
-                    let user = ChannelAccount {
-                        id: user_id,
-                        aad_object_id: aad_object_id.clone(),
-                        ..ChannelAccount::default()
-                    };
-                    let conversation = crate::welcome::personal_conversation(
-                        app,
-                        &service_url,
-                        &app.identity.account(),
-                        &user,
-                        tenant_id,
-                    )
-                    .await
-                    .map_err(|e| match e {
-                        crate::welcome::WelcomeError::Connector(c) => NotifyError::from(c),
-                        crate::welcome::WelcomeError::Store(s) => NotifyError::from(s),
-                        crate::welcome::WelcomeError::Pending(p) => NotifyError::new(409, "InProgress", p),
-                    })?;
-                    (conversation, service_url)
-                }
+            // Where to create the chat if it is new: the tenant's last serviceUrl, else the global one.
+            let service_url = freshest(app, None, Some(tenant_id), now).await?;
+            let bot = app.identity.account();
+            let request = ChatRequest {
+                user: &user,
+                tenant: tenant_id,
+                service_url: &service_url,
+                bot: &bot,
+                locale: None,
+            };
+            let (conversation, known_url) = personal::open(app, request).await?;
+            let service_url = if known_url == service_url {
+                service_url
+            } else {
+                let record = app.store.conversation(&conversation, now).await?;
+                let at = record.as_ref().map_or(Timestamp(0), |r| r.updated_at);
+                freshest(app, Some((&known_url, at)), Some(tenant_id), now).await?
             };
             let activity = crate::addressed(activity, &conversation, Some(tenant_id));
             let result = app
@@ -400,13 +409,25 @@ async fn run_job(app: &App, subscription: &store::Subscription) -> Result<(), cr
     let stored = app.store.conversation(conversation, now).await?;
     let reference = match stored {
         Some(record) if !record.active => {
+            let reason = record.inactive_reason;
+            if reason.is_some_and(store::InactiveReason::reversible) {
+                // The team or channel may come back (restored, unarchived): the job waits, its slot skipped.
+                tracing::info!(conversation = %conversation, job = %subscription.name, ?reason, "job paused: its conversation is inactive until Teams restores it");
+                return Ok(());
+            }
             app.store.unsubscribe(conversation, &subscription.name, now).await?;
-            tracing::info!(conversation = %conversation, job = %subscription.name, "job ended: the bot was removed from its conversation");
+            tracing::info!(conversation = %conversation, job = %subscription.name, ?reason, "job ended: the bot was removed from its conversation");
             return Ok(());
         }
-        Some(record) => record.reference,
+        Some(record) => {
+            let mut reference = record.reference;
+            let known = (reference.service_url.as_str(), record.updated_at);
+            reference.service_url = freshest(app, Some(known), reference.tenant_id.as_ref(), now).await?;
+            reference
+        }
         None => job_reference(conversation, &subscription.payload)?,
     };
+
     let ctx = Context::proactive(app, reference);
     let run = JobRun {
         name: &subscription.name,

@@ -7,14 +7,15 @@
 //! | activity | scope | trigger |
 //! | --- | --- | --- |
 //! | `conversationUpdate`, the bot in `membersAdded` (any `eventType`) | team: its General channel | [`WelcomeTrigger::TeamInstall`] |
-//! | `conversationUpdate`, the bot in `membersAdded` | team, another channel than General | none (the bot is installed per team; only the team install welcomes) |
-//! | `installationUpdate` `add` | team | [`WelcomeTrigger::TeamInstall`] |
+//! | `conversationUpdate`, the bot in `membersAdded`, `channelData.settings.selectedChannel` set | team, the channel the installer selected | [`WelcomeTrigger::TeamInstall`], welcoming in that channel |
+//! | `conversationUpdate`, the bot in `membersAdded` | team, another channel than General, none selected | none (the bot is installed per team; only the team install welcomes) |
+//! | `installationUpdate` `add` | team | [`WelcomeTrigger::TeamInstall`] (in the selected channel when it names one) |
 //! | `conversationUpdate` with the bot in `membersAdded`, or `installationUpdate` `add` | personal | [`WelcomeTrigger::FirstPersonalContact`] |
 //! | `message` from a user | personal | [`WelcomeTrigger::FirstPersonalContact`] |
 //! | the bot added, or `installationUpdate` `add` | group chat | none: docs/contract.md welcomes teams and personal chats only |
-//! | `installationUpdate` `add-upgrade` / `remove-upgrade` | any | none: an app upgrade, not an install |
+//! | `installationUpdate` `add-upgrade` | any | none: an app upgrade, not an install |
 //! | channel created, renamed, deleted, restored; team renamed...; a user (not the bot) added or removed | any | none |
-//! | `installationUpdate` `remove`, or the bot in `membersRemoved` | any | [`WelcomeTrigger::Uninstalled`] |
+//! | `installationUpdate` `remove` or `remove-upgrade` (an upgrade to a version without the bot), or the bot in `membersRemoved` | any | [`WelcomeTrigger::Uninstalled`] |
 //!
 //! A team is recognised by `channelData.team` (or the deprecated `teamsTeamId`) or a `channel` conversation; a
 //! personal chat by `conversationType: personal` (or, without a type, no team and `isGroup` not true).
@@ -27,12 +28,15 @@ use models::{Activity, ActivityKind, ChannelAccount, ConversationId, Conversatio
 /// What an activity says about installs and first contacts.
 #[derive(Clone, Debug, PartialEq)]
 pub enum WelcomeTrigger {
-    /// The bot was installed in a team: one welcome in its General channel (and, with `WELCOME_ROSTER=true`, a
-    /// 1:1 welcome to each member). Claim once per `team_id`.
+    /// The bot was installed in a team: one welcome in the channel the installer selected, else its General
+    /// channel (and, with `WELCOME_ROSTER=true`, a 1:1 welcome to each member). Claim once per `team_id`; a
+    /// later delivery that names the selected channel points the claim at it.
     TeamInstall {
         team_id: String,
-        /// Where the team welcome goes: the General channel, whose id is the team's.
-        general_channel_id: ConversationId,
+        /// Where the team welcome goes: the selected channel, else the General channel (the team's id).
+        welcome_channel: ConversationId,
+        /// Whether `welcome_channel` was selected by the installer (`channelData.settings.selectedChannel`).
+        selected: bool,
         team_name: Option<String>,
         tenant: Option<TenantId>,
         service_url: String,
@@ -72,7 +76,9 @@ pub fn welcome_triggers(activity: &Activity, bot: &BotIdentity) -> Vec<WelcomeTr
             }
             if update.members_added.iter().flatten().any(is_me) {
                 match Scope::of(activity) {
-                    Scope::Team if in_general_channel(activity) => out.extend(team_install(activity, bot)),
+                    Scope::Team if in_general_channel(activity) || selected_channel(activity).is_some() => {
+                        out.extend(team_install(activity, bot));
+                    }
                     Scope::Personal => out.extend(personal_contact(activity, bot)),
                     Scope::Team | Scope::GroupChat => {}
                 }
@@ -84,10 +90,10 @@ pub fn welcome_triggers(activity: &Activity, bot: &BotIdentity) -> Vec<WelcomeTr
                 Scope::Personal => out.extend(personal_contact(activity, bot)),
                 Scope::GroupChat => {}
             },
-            Some(InstallationAction::Remove) => out.extend(uninstalled(activity)),
-            // An app upgrade is not an install; an unknown or missing action says nothing.
-            Some(InstallationAction::AddUpgrade | InstallationAction::RemoveUpgrade | InstallationAction::Other(_))
-            | None => {}
+            // `remove-upgrade`: the app was upgraded to a version without the bot, which removes it.
+            Some(InstallationAction::Remove | InstallationAction::RemoveUpgrade) => out.extend(uninstalled(activity)),
+            // An upgrade that keeps the bot is not an install; an unknown or missing action says nothing.
+            Some(InstallationAction::AddUpgrade | InstallationAction::Other(_)) | None => {}
         },
         ActivityKind::Message(_) => {
             if Scope::of(activity) == Scope::Personal {
@@ -122,14 +128,25 @@ fn team_install(activity: &Activity, bot: &BotIdentity) -> Option<WelcomeTrigger
         .as_ref()
         .and_then(|d| d.team.as_ref())
         .and_then(|t| t.name.clone());
+    let selected = selected_channel(activity);
     Some(WelcomeTrigger::TeamInstall {
-        general_channel_id: ConversationId::from(team_id.as_str()),
+        welcome_channel: selected
+            .clone()
+            .unwrap_or_else(|| ConversationId::from(team_id.as_str())),
+        selected: selected.is_some(),
         team_id,
         team_name,
         tenant: activity.tenant_id().cloned(),
         service_url: activity.service_url.clone().filter(|s| !s.is_empty())?,
         bot: recipient_or(activity, bot),
     })
+}
+
+/// `channelData.settings.selectedChannel.id`: the channel the installer picked for the bot.
+fn selected_channel(activity: &Activity) -> Option<ConversationId> {
+    let data = activity.channel_data.as_ref()?;
+    let id = &data.settings.as_ref()?.selected_channel.as_ref()?.id;
+    (!id.is_empty()).then(|| ConversationId::from(id.as_str()))
 }
 
 fn personal_contact(activity: &Activity, bot: &BotIdentity) -> Option<WelcomeTrigger> {
@@ -218,7 +235,8 @@ mod tests {
     fn team_install() -> WelcomeTrigger {
         WelcomeTrigger::TeamInstall {
             team_id: TEAM.to_owned(),
-            general_channel_id: ConversationId::from(TEAM),
+            welcome_channel: ConversationId::from(TEAM),
+            selected: false,
             team_name: Some("Contoso".to_owned()),
             tenant: Some(TenantId::from(TENANT)),
             service_url: SERVICE_URL.to_owned(),
@@ -259,11 +277,24 @@ mod tests {
     }
 
     #[test]
-    fn installation_update_add_in_a_team_is_a_team_install_whatever_channel_was_selected() {
-        assert_eq!(triggers("installation_update_team_add"), vec![team_install()]);
+    fn installation_update_add_in_a_team_is_a_team_install_in_the_selected_channel() {
+        let mut selected = team_install();
+        if let WelcomeTrigger::TeamInstall {
+            welcome_channel,
+            selected: picked,
+            ..
+        } = &mut selected
+        {
+            *welcome_channel = ConversationId::from("19:2c3ba5c6f3b94b4b8e1d1a1f7e1d2a3b@thread.skype");
+            *picked = true;
+        }
+        assert_eq!(triggers("installation_update_team_add"), vec![selected.clone()]);
         let mut v = fixture_json("installation_update_team_add");
         v["conversation"]["id"] = json!("19:other@thread.skype");
-        assert_eq!(triggers_of(v), vec![team_install()]);
+        assert_eq!(triggers_of(v), vec![selected]);
+        let mut v = fixture_json("installation_update_team_add");
+        v["channelData"].as_object_mut().unwrap().remove("settings");
+        assert_eq!(triggers_of(v), vec![team_install()], "none selected: General");
     }
 
     #[test]
@@ -273,7 +304,7 @@ mod tests {
         let [
             WelcomeTrigger::TeamInstall {
                 team_id,
-                general_channel_id,
+                welcome_channel,
                 team_name,
                 ..
             },
@@ -282,7 +313,7 @@ mod tests {
             panic!("expected one team install");
         };
         assert_eq!(
-            (team_id.as_str(), general_channel_id.as_str(), team_name),
+            (team_id.as_str(), welcome_channel.as_str(), team_name),
             (TEAM, TEAM, &None)
         );
     }
@@ -366,5 +397,38 @@ mod tests {
         let mut v = fixture_json("conversation_update_user_added");
         v["membersRemoved"] = v["membersAdded"].take();
         assert_eq!(triggers_of(v), vec![], "a user removed is no uninstall");
+    }
+
+    #[test]
+    fn an_install_with_a_selected_channel_welcomes_there() {
+        const SELECTED: &str = "19:ops-channel@thread.skype";
+        let selected = |v: &mut Value| {
+            v["channelData"]["settings"] = json!({"selectedChannel": {"id": SELECTED}});
+        };
+        let expected = || WelcomeTrigger::TeamInstall {
+            team_id: TEAM.to_owned(),
+            welcome_channel: ConversationId::from(SELECTED),
+            selected: true,
+            team_name: Some("Contoso".to_owned()),
+            tenant: Some(TenantId::from(TENANT)),
+            service_url: SERVICE_URL.to_owned(),
+            bot: ChannelAccount::new(BOT_ID, Some("Echo Bot".to_owned())),
+        };
+        // Microsoft's documented shape: the bot-added conversationUpdate in the selected channel.
+        let mut v = fixture_json("conversation_update_team_install");
+        v["conversation"]["id"] = json!(SELECTED);
+        selected(&mut v);
+        assert_eq!(triggers_of(v), vec![expected()]);
+        // The same in General, and an installationUpdate naming it.
+        let mut v = fixture_json("conversation_update_team_install");
+        selected(&mut v);
+        assert_eq!(triggers_of(v), vec![expected()]);
+        let mut v = fixture_json("installation_update_team_add");
+        selected(&mut v);
+        assert_eq!(triggers_of(v), vec![expected()]);
+        // Another channel without a selection is still no install.
+        let mut v = fixture_json("conversation_update_team_install");
+        v["conversation"]["id"] = json!(SELECTED);
+        assert_eq!(triggers_of(v), vec![]);
     }
 }

@@ -5,8 +5,10 @@
 
 use crate::api::{PersonalWelcome, TeamWelcome};
 use crate::app::App;
+use crate::flows::address::freshest;
+use crate::flows::personal::{self, ChatError, ChatRequest};
 use connector::ConnectorError;
-use models::{Activity, ChannelAccount, ConversationId, TenantId};
+use models::{Activity, ConversationId};
 use store::{FirstContact, IdempotencyClaim, SentActivity, StoreError, TeamInstall, Timestamp};
 
 /// Why a welcome could not be sent (the stream record is retried, then dead-lettered).
@@ -19,6 +21,19 @@ pub enum WelcomeError {
     /// Another attempt holds the key (or crashed holding it): retry after the pending claim lapses.
     #[error("welcome `{0}` is being sent by another attempt")]
     Pending(String),
+    /// The claim names a user without an id or aadObjectId: no chat can be had (not retryable).
+    #[error("the first-contact claim names no user id")]
+    NoUser,
+}
+
+impl From<ChatError> for WelcomeError {
+    fn from(e: ChatError) -> Self {
+        match e {
+            ChatError::Store(e) => Self::Store(e),
+            ChatError::Connector(e) => Self::Connector(e),
+            ChatError::NoUserId => Self::NoUser,
+        }
+    }
 }
 
 /// What happened to one welcome.
@@ -32,12 +47,17 @@ pub enum WelcomeOutcome {
     NothingToSend,
 }
 
-/// One welcome in the team's General channel; with `WELCOME_ROSTER`, a first-contact claim for every member
-/// (each then gets its own 1:1 welcome through the stream, exactly once per tenant + user).
+/// One welcome in the channel the installer selected, else the team's General channel; with `WELCOME_ROSTER`, a
+/// first-contact claim for every member (each then gets its own 1:1 welcome through the stream, exactly once
+/// per tenant + user). The claim is read again first: a later delivery of the install may have pointed it at
+/// the selected channel since the stream record was written.
 ///
 /// # Errors
 /// [`WelcomeError`] when the store or the Connector fails (retryable by the caller).
 pub async fn team(app: &App, install: &TeamInstall) -> Result<WelcomeOutcome, WelcomeError> {
+    let now = Timestamp::now();
+    let current = app.store.team_install(&install.team_id, now).await?;
+    let install = current.as_ref().unwrap_or(install);
     let team = TeamWelcome {
         team_id: &install.team_id,
         team_name: install.team_name.as_deref(),
@@ -48,9 +68,20 @@ pub async fn team(app: &App, install: &TeamInstall) -> Result<WelcomeOutcome, We
     let outcome = match app.bot.team_welcome(&team).await {
         Some(message) => {
             let key = format!("welcome:team:{}", install.team_id);
-            let general = ConversationId::from(install.team_id.as_str());
-            let message = crate::addressed(&message, &general, Some(&install.tenant_id));
-            send_once(app, &key, &install.service_url, &general, &message).await?
+            let channel = if install.conversation_id.as_str().is_empty() {
+                ConversationId::from(install.team_id.as_str())
+            } else {
+                install.conversation_id.clone()
+            };
+            let service_url = freshest(
+                app,
+                Some((&install.service_url, install.claimed_at)),
+                Some(&install.tenant_id),
+                now,
+            )
+            .await?;
+            let message = crate::addressed(&message, &channel, Some(&install.tenant_id));
+            send_once(app, &key, &service_url, &channel, &message).await?
         }
         None => WelcomeOutcome::NothingToSend,
     };
@@ -105,52 +136,29 @@ pub async fn first_contact(app: &App, contact: &FirstContact) -> Result<WelcomeO
     let Some(message) = app.bot.personal_welcome(&welcome).await else {
         return Ok(WelcomeOutcome::NothingToSend);
     };
+    let now = Timestamp::now();
+    let service_url = freshest(
+        app,
+        Some((&contact.service_url, contact.claimed_at)),
+        Some(&contact.tenant_id),
+        now,
+    )
+    .await?;
     let conversation = if contact.conversation_id.as_str().is_empty() {
-        personal_conversation(
-            app,
-            &contact.service_url,
-            &contact.bot,
-            &contact.user,
-            &contact.tenant_id,
-        )
-        .await?
+        let request = ChatRequest {
+            user: &contact.user,
+            tenant: &contact.tenant_id,
+            service_url: &service_url,
+            bot: &contact.bot,
+            locale: None,
+        };
+        personal::open(app, request).await?.0
     } else {
         contact.conversation_id.clone()
     };
     let key = format!("welcome:user:{}:{}", contact.tenant_id, contact.user.id);
     let message = crate::addressed(&message, &conversation, Some(&contact.tenant_id));
-    send_once(app, &key, &contact.service_url, &conversation, &message).await
-}
-
-/// The 1:1 conversation with `user`: the stored one, or a new one (recorded).
-///
-/// # Errors
-/// [`WelcomeError`] when the store or the Connector fails.
-pub async fn personal_conversation(
-    app: &App,
-    service_url: &str,
-    bot: &ChannelAccount,
-    user: &ChannelAccount,
-    tenant: &TenantId,
-) -> Result<ConversationId, WelcomeError> {
-    let now = Timestamp::now();
-    if let Some(known) = app.store.personal_by_user(tenant, &user.id, now).await? {
-        return Ok(known.conversation_id);
-    }
-    let created = app
-        .connector
-        .create_personal_conversation(service_url, bot, &user.id, tenant)
-        .await?;
-    let personal = store::PersonalConversation {
-        tenant_id: tenant.clone(),
-        user_id: user.id.clone(),
-        aad_object_id: user.aad_object_id.clone(),
-        conversation_id: created.id.clone(),
-        service_url: service_url.to_owned(),
-        updated_at: now,
-    };
-    app.store.record_personal(&personal, now).await?;
-    Ok(created.id)
+    send_once(app, &key, &service_url, &conversation, &message).await
 }
 
 /// Sends `message` once per `key`.
