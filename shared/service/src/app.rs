@@ -1,5 +1,6 @@
 //! The running bot: its identity and the adapters behind each port, built once at cold start.
 
+use crate::adapters::known::KnownReferences;
 use crate::adapters::pacing::StorePace;
 use crate::adapters::secrets::SecretsManagerSecret;
 use crate::api::{Bot, BotIdentity};
@@ -34,6 +35,8 @@ pub struct App {
     pub service_urls: ServiceUrlAllowlist,
     /// Also welcome each team member 1:1 when the bot is added to a team.
     pub welcome_roster: bool,
+    /// The conversations this process recently recorded (one write per steady-state activity).
+    pub known: Arc<KnownReferences>,
 }
 
 impl std::fmt::Debug for App {
@@ -183,6 +186,7 @@ impl App {
                 inbound,
                 service_urls,
                 welcome_roster: config.welcome_roster,
+                known: Arc::default(),
             },
             changes,
         ))

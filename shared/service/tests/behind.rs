@@ -44,6 +44,7 @@ fn harness_on(store: Arc<dyn Store>, welcome_roster: bool) -> Harness {
         service_urls: connector::ServiceUrlAllowlist::default(),
         inbound: Inbound::Anonymous,
         welcome_roster,
+        known: std::sync::Arc::default(),
     };
     Harness { app, connector, store }
 }

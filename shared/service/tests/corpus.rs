@@ -415,6 +415,7 @@ impl Tokens {
             inbound: Inbound::Verified(self.authenticator.clone()),
             service_urls: ServiceUrlAllowlist::default(),
             welcome_roster: false,
+            known: std::sync::Arc::default(),
         };
         Harness { app, store, calls }
     }

@@ -71,6 +71,7 @@ fn harness(store: Arc<dyn Store>) -> Harness {
         service_urls: connector::ServiceUrlAllowlist::default(),
         inbound: Inbound::Anonymous,
         welcome_roster: false,
+        known: std::sync::Arc::default(),
     };
     Harness { app, connector, store }
 }

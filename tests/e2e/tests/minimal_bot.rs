@@ -207,6 +207,7 @@ fn minimal_app(fake: &FakeTeams, store: Arc<dyn Store>) -> App {
         inbound: Inbound::Anonymous,
         service_urls: ServiceUrlAllowlist::new(&[fake.service_url()]).unwrap(),
         welcome_roster: false,
+        known: std::sync::Arc::default(),
     }
 }
 

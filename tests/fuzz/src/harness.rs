@@ -95,6 +95,7 @@ impl Harness {
             service_urls: ServiceUrlAllowlist::default(),
             inbound,
             welcome_roster,
+            known: std::sync::Arc::default(),
         };
         Self {
             app,

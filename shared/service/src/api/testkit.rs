@@ -78,6 +78,7 @@ impl TestKit {
             inbound: Inbound::Anonymous,
             service_urls: ServiceUrlAllowlist::default(),
             welcome_roster: false,
+            known: std::sync::Arc::default(),
         };
         tokio::spawn(crate::background::run_change_feed(app.clone(), changes));
         Self {

@@ -23,7 +23,7 @@ use models::{Activity, ActivityKind, ConversationReference};
 use serde_json::Value;
 use std::borrow::Cow;
 use std::time::Duration;
-use store::{FirstContact, InactiveReason, InboundOutcome, StoreError, TeamInstall, Timestamp};
+use store::{ClaimOutcome, FirstContact, InactiveReason, InboundOutcome, StoreError, TeamInstall, Timestamp};
 
 /// Bodies over this are refused before parsing.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -142,15 +142,30 @@ pub async fn handle(app: &App, authorization: Option<&str>, body: &[u8]) -> Webh
         None
     };
     let record = deduped(&reference, &activity);
-    let outcome = match &contact {
-        Some(contact) => app.store.record_inbound_claiming(&record, contact, now).await,
-        None => app.store.record_inbound(&record, now).await,
+    let team_change = lifecycle::team_change(&activity);
+    // A personal message's first-contact claim is only written with a chat new to the store, which a known
+    // conversation is not; any other trigger or team event takes the full path.
+    let steady_path = steady(&activity.kind)
+        && team_change.is_none()
+        && triggers
+            .iter()
+            .all(|t| matches!(t, WelcomeTrigger::FirstPersonalContact { .. }));
+    let outcome = if steady_path && app.known.is_known(&record.conversation.id, &record.service_url) {
+        claim_only(app, &record, now).await
+    } else {
+        match &contact {
+            Some(contact) => app.store.record_inbound_claiming(&record, contact, now).await,
+            None => app.store.record_inbound(&record, now).await,
+        }
     };
+    if let Ok(InboundOutcome::New(_)) = &outcome {
+        app.known.remember(&record.conversation.id, &record.service_url);
+    }
     // Uninstalls and team events after the reference is recorded (which would mark it active again), and again
     // on a duplicate delivery, so a failure between the two is repaired by the channel's retry.
     if outcome.is_ok() {
         let applied = match apply_triggers(app, &triggers, &activity, Phase::Uninstall, now).await {
-            Ok(()) => apply_team_change(app, lifecycle::team_change(&activity).as_ref(), now).await,
+            Ok(()) => apply_team_change(app, team_change.as_ref(), now).await,
             Err(e) => Err(e),
         };
         if let Err(e) = applied {
@@ -350,6 +365,7 @@ async fn apply_triggers(
             WelcomeTrigger::Uninstalled {
                 conversation, team_id, ..
             } => {
+                app.known.forget(conversation);
                 app.store
                     .mark_inactive(conversation, InactiveReason::Uninstalled, now)
                     .await?;
@@ -390,5 +406,39 @@ async fn apply_team_change(app: &App, change: Option<&TeamChange>, now: Timestam
     match change {
         Some(change) => lifecycle::apply(app, change, now).await,
         None => Ok(()),
+    }
+}
+
+/// Activities that say nothing about installs, uninstalls or the team: recorded with the dedupe claim alone when
+/// the conversation's reference is known to be right ([`crate::adapters::known`]).
+fn steady(kind: &ActivityKind) -> bool {
+    match kind {
+        ActivityKind::Message(_)
+        | ActivityKind::MessageUpdate(_)
+        | ActivityKind::MessageDelete(_)
+        | ActivityKind::MessageReaction(_)
+        | ActivityKind::Invoke(_)
+        | ActivityKind::Event(_)
+        | ActivityKind::Typing(_) => true,
+        ActivityKind::ConversationUpdate(_) | ActivityKind::InstallationUpdate(_) | ActivityKind::Unknown { .. } => {
+            false
+        }
+    }
+}
+
+/// The dedupe claim alone (one conditional put: 1 write unit, no read), for a conversation this process recorded
+/// at the same serviceUrl moments ago ([`crate::adapters::known`]); an activity without an id is recorded in full.
+async fn claim_only(app: &App, record: &ConversationReference, now: Timestamp) -> Result<InboundOutcome, StoreError> {
+    let id = &record.conversation.id;
+    match record.activity_id.as_ref().filter(|a| !a.as_str().is_empty()) {
+        Some(activity) => match app
+            .store
+            .claim_activity(id, activity, store::DEDUPE_TTL_SECS, now)
+            .await?
+        {
+            ClaimOutcome::Won => Ok(InboundOutcome::New(store::Refresh::default())),
+            ClaimOutcome::Lost => Ok(InboundOutcome::Duplicate),
+        },
+        None => app.store.record_inbound(record, now).await,
     }
 }

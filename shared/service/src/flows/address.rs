@@ -48,6 +48,7 @@ pub async fn stop_if_gone(app: &App, conversation: &ConversationId, error: &Conn
     if !(error.is_bot_removed() || error.is_conversation_gone()) {
         return;
     }
+    app.known.forget(conversation);
     match app
         .store
         .mark_inactive(conversation, InactiveReason::Forbidden, Timestamp::now())

@@ -114,6 +114,7 @@ pub async fn apply(app: &App, change: &TeamChange, now: Timestamp) -> Result<(),
         TeamChange::Gone { team_id, reason } => {
             let mut stopped = 0usize;
             for conversation in store.team_conversations(team_id, now).await? {
+                app.known.forget(&conversation);
                 stopped += usize::from(store.mark_inactive(&conversation, *reason, now).await?);
             }
             tracing::info!(team = %team_id, ?reason, stopped, "team gone: its conversations are inactive");
@@ -128,6 +129,7 @@ pub async fn apply(app: &App, change: &TeamChange, now: Timestamp) -> Result<(),
         TeamChange::ChannelGone { team_id, channel_id } => {
             let mut stopped = 0usize;
             for conversation in channel_conversations(app, team_id, channel_id, now).await? {
+                app.known.forget(&conversation);
                 stopped += usize::from(
                     store
                         .mark_inactive(&conversation, InactiveReason::ChannelDeleted, now)

@@ -40,6 +40,7 @@ async fn harness(configure: impl FnOnce(AuthConfig) -> AuthConfig) -> Harness {
         service_urls: connector::ServiceUrlAllowlist::default(),
         inbound: Inbound::Verified(Arc::new(Authenticator::new(&config).unwrap())),
         welcome_roster: false,
+        known: std::sync::Arc::default(),
     };
     Harness {
         app,
