@@ -602,6 +602,27 @@ fn seen_write(conversation: &ConversationId, activity: &ActivityId, ttl: u64, no
     }
 }
 
+/// Changes a stored conversation record in place (`change` answers whether it changed anything; `updated_at` is
+/// set when it did). Answers `false` for an unknown conversation.
+async fn change_record<T: Table + ?Sized>(
+    table: &T,
+    id: &ConversationId,
+    now: Timestamp,
+    mut change: impl FnMut(&mut ConversationRecord) -> bool + Send,
+) -> Result<bool, StoreError> {
+    not_empty(id.as_str(), "empty conversation id")?;
+    update(table, &keys::conversation(id), now, |old| {
+        let Some(old) = old else { return Ok((None, false)) };
+        let mut record: ConversationRecord = decode(old.clone())?;
+        if !change(&mut record) {
+            return Ok((None, false));
+        }
+        record.updated_at = now;
+        Ok((Some(conversation_item(&record)?), true))
+    })
+    .await
+}
+
 /// The shared body of `record_inbound` / `upsert_conversation`.
 async fn refresh<T: Table + ?Sized>(
     table: &T,
@@ -822,17 +843,13 @@ impl<T: Table + ?Sized> Conversations for T {
         reasons: &[InactiveReason],
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        not_empty(id.as_str(), "empty conversation id")?;
-        update(self, &keys::conversation(id), now, |old| {
-            let Some(old) = old else { return Ok((None, false)) };
-            let mut record: ConversationRecord = decode(old.clone())?;
+        change_record(self, id, now, |record| {
             if record.active || !record.inactive_reason.is_some_and(|r| reasons.contains(&r)) {
-                return Ok((None, false));
+                return false;
             }
             record.active = true;
             record.inactive_reason = None;
-            record.updated_at = now;
-            Ok((Some(conversation_item(&record)?), true))
+            true
         })
         .await
     }
@@ -843,17 +860,13 @@ impl<T: Table + ?Sized> Conversations for T {
         reason: InactiveReason,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        not_empty(id.as_str(), "empty conversation id")?;
-        update(self, &keys::conversation(id), now, |old| {
-            let Some(old) = old else { return Ok((None, false)) };
-            let mut record: ConversationRecord = decode(old.clone())?;
+        change_record(self, id, now, |record| {
             if !record.active {
-                return Ok((None, false));
+                return false;
             }
             record.active = false;
             record.inactive_reason = Some(reason);
-            record.updated_at = now;
-            Ok((Some(conversation_item(&record)?), true))
+            true
         })
         .await
     }

@@ -94,6 +94,25 @@ impl EmulatorSpec {
         .collect()
     }
 
+    /// The `messages` function as the single-instance e2e tests run it: a free loopback port, 60 s per invoke,
+    /// its env file and log in a fresh folder named after `test`.
+    ///
+    /// # Errors
+    /// When no free port can be had.
+    pub fn messages(cargo_lambda_dir: PathBuf, env: Vec<(String, String)>, test: &str) -> std::io::Result<Self> {
+        Ok(Self {
+            workspace_root: crate::env::workspace_root(),
+            cargo_lambda_dir,
+            package: "messages".into(),
+            bin: "messages".into(),
+            port: crate::env::free_port()?,
+            concurrency: 1,
+            invoke_timeout_secs: 60,
+            env,
+            work_dir: std::env::temp_dir().join(crate::env::unique(test)),
+        })
+    }
+
     /// The env file's path.
     #[must_use]
     pub fn env_file(&self) -> PathBuf {
@@ -249,6 +268,20 @@ impl Emulator {
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
+    }
+
+    /// [`Self::wait_ready`] for a webhook function: ready once it answers a GET on
+    /// `/lambda-url/<bin>/api/messages` with 405 (POST only), which shows the emulator is up and the binary runs.
+    ///
+    /// # Errors
+    /// As [`Self::wait_ready`].
+    pub async fn wait_webhook_ready(&mut self, limit: Duration) -> Result<Duration, E2eError> {
+        let path = format!("/lambda-url/{}/api/messages", self.bin);
+        self.wait_ready(limit, |c, base| {
+            let url = format!("{base}{path}");
+            async move { c.get(url).send().await.is_ok_and(|r| r.status().as_u16() == 405) }
+        })
+        .await
     }
 
     /// The last `lines` lines of the emulator's and the function's output.

@@ -546,27 +546,9 @@ async fn messages_lambda_echo_follows_edits() {
     function_env.extend(env::dynamo_function_env(&table, &endpoint));
     let root = env::workspace_root();
     build_function(&root, "messages").unwrap();
-    let spec = EmulatorSpec {
-        workspace_root: root,
-        cargo_lambda_dir,
-        package: "messages".into(),
-        bin: "messages".into(),
-        port: env::free_port().unwrap(),
-        concurrency: 1,
-        invoke_timeout_secs: 60,
-        env: function_env,
-        work_dir: std::env::temp_dir().join(env::unique("e2e-echo-lambda")),
-    };
+    let spec = EmulatorSpec::messages(cargo_lambda_dir, function_env, "e2e-echo-lambda").unwrap();
     let mut lambda = Emulator::start(&spec).unwrap();
-    lambda
-        .wait_ready(READY_LIMIT, |c, base| async move {
-            c.get(format!("{base}/lambda-url/messages/api/messages"))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().as_u16() == 405)
-        })
-        .await
-        .unwrap();
+    lambda.wait_webhook_ready(READY_LIMIT).await.unwrap();
 
     let bot = Bot {
         fake: &fake,

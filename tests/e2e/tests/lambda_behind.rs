@@ -323,15 +323,7 @@ async fn welcome_and_proactive_lambdas_under_cargo_lambda() {
     let mut messages = Emulator::start(&specs[0]).unwrap();
     let mut welcome = Emulator::start(&specs[1]).unwrap();
     let mut proactive = Emulator::start(&specs[2]).unwrap();
-    let ready_m = messages
-        .wait_ready(READY_LIMIT, |c, base| async move {
-            c.get(format!("{base}/lambda-url/messages/api/messages"))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().as_u16() == 405)
-        })
-        .await
-        .unwrap();
+    let ready_m = messages.wait_webhook_ready(READY_LIMIT).await.unwrap();
     let ready_w = welcome
         .wait_ready(READY_LIMIT, |c, b| invoke_ready(c, b, "welcome"))
         .await

@@ -214,29 +214,11 @@ async fn messages_lambda_under_cargo_lambda() {
     let build = Instant::now();
     build_function(&root, "messages").unwrap();
     let build_time = build.elapsed();
-    let spec = EmulatorSpec {
-        workspace_root: root,
-        cargo_lambda_dir,
-        package: "messages".into(),
-        bin: "messages".into(),
-        port: env::free_port().unwrap(),
-        concurrency: 1,
-        invoke_timeout_secs: 60,
-        env: function_env,
-        work_dir: std::env::temp_dir().join(env::unique("e2e-lambda")),
-    };
+    let spec = EmulatorSpec::messages(cargo_lambda_dir, function_env, "e2e-lambda").unwrap();
     println!("cargo {}", spec.args(&spec.env_file()).join(" "));
     let mut lambda = Emulator::start(&spec).unwrap();
     // The function itself answers a GET with 405 (POST only): the emulator is up and the binary runs.
-    let ready = lambda
-        .wait_ready(READY_LIMIT, |c, base| async move {
-            c.get(format!("{base}/lambda-url/messages/api/messages"))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().as_u16() == 405)
-        })
-        .await
-        .unwrap();
+    let ready = lambda.wait_webhook_ready(READY_LIMIT).await.unwrap();
     println!(
         "timing: cargo build {:.1} s; cargo lambda watch ready (function answering) {:.1} s",
         build_time.as_secs_f64(),

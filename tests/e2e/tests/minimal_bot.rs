@@ -807,15 +807,7 @@ async fn minimal_lambdas_under_cargo_lambda() {
     }
     let mut messages = Emulator::start(&specs[0]).unwrap();
     let mut welcome = Emulator::start(&specs[1]).unwrap();
-    let ready_m = messages
-        .wait_ready(READY_LIMIT, |c, base| async move {
-            c.get(format!("{base}/lambda-url/{MESSAGES_BIN}/api/messages"))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().as_u16() == 405)
-        })
-        .await
-        .unwrap();
+    let ready_m = messages.wait_webhook_ready(READY_LIMIT).await.unwrap();
     let ready_w = welcome.wait_ready(READY_LIMIT, invoke_ready).await.unwrap();
     println!(
         "timing: cargo build {:.1} s; ready {MESSAGES_BIN} {:.1} s, {WELCOME_BIN} {:.1} s",

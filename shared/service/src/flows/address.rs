@@ -9,7 +9,7 @@
 use crate::app::App;
 use connector::ConnectorError;
 use models::{ConversationId, TenantId};
-use store::{InactiveReason, StoreError, Timestamp};
+use store::{InactiveReason, StoreError, TeamInstall, Timestamp};
 
 /// The serviceUrl for a tenant the bot has never heard from (Teams routes it to the tenant's region).
 pub const GLOBAL_SERVICE_URL: &str = "https://smba.trafficmanager.net/teams/";
@@ -38,6 +38,15 @@ pub async fn freshest(
         (None, Some(seen)) => seen.service_url,
         (None, None) => GLOBAL_SERVICE_URL.to_owned(),
     })
+}
+
+/// [`freshest`] for work a team install claimed (the team welcome, a notify to one of its channels).
+///
+/// # Errors
+/// [`StoreError`].
+pub async fn freshest_for_install(app: &App, install: &TeamInstall, now: Timestamp) -> Result<String, StoreError> {
+    let known = (install.service_url.as_str(), install.claimed_at);
+    freshest(app, Some(known), Some(&install.tenant_id), now).await
 }
 
 /// When Teams says the bot was removed (403) or the conversation no longer exists (404

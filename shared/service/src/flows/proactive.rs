@@ -3,7 +3,7 @@
 
 use crate::api::{Context, JobRun, job_data};
 use crate::app::App;
-use crate::flows::address::{freshest, stop_if_gone};
+use crate::flows::address::{freshest, freshest_for_install, stop_if_gone};
 use crate::flows::personal::{self, ChatError, ChatRequest};
 use connector::ConnectorError;
 use models::{Activity, ActivityId, ChannelAccount, ConversationId, Message, TenantId};
@@ -267,13 +267,7 @@ async fn send(app: &App, to: &To, activity: &Activity) -> Result<SentActivity, N
                     format!("the bot is not installed in team `{team_id}`"),
                 )
             })?;
-            let service_url = freshest(
-                app,
-                Some((&install.service_url, install.claimed_at)),
-                Some(&install.tenant_id),
-                now,
-            )
-            .await?;
+            let service_url = freshest_for_install(app, &install, now).await?;
             let result = app
                 .connector
                 .create_channel_thread(&service_url, id, Some(&install.tenant_id), activity)

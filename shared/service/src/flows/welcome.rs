@@ -5,7 +5,7 @@
 
 use crate::api::{PersonalWelcome, TeamWelcome};
 use crate::app::App;
-use crate::flows::address::freshest;
+use crate::flows::address::{freshest, freshest_for_install};
 use crate::flows::personal::{self, ChatError, ChatRequest};
 use connector::ConnectorError;
 use models::{Activity, ConversationId};
@@ -73,13 +73,7 @@ pub async fn team(app: &App, install: &TeamInstall) -> Result<WelcomeOutcome, We
             } else {
                 install.conversation_id.clone()
             };
-            let service_url = freshest(
-                app,
-                Some((&install.service_url, install.claimed_at)),
-                Some(&install.tenant_id),
-                now,
-            )
-            .await?;
+            let service_url = freshest_for_install(app, install, now).await?;
             let message = crate::addressed(&message, &channel, Some(&install.tenant_id));
             send_once(app, &key, &service_url, &channel, &message).await?
         }
