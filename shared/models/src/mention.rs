@@ -16,7 +16,9 @@ use serde_json::Map;
 /// intact even when one of ours is a substring of theirs: the text is scanned once, and at each position the
 /// longest matching fragment wins. When another account's entity has exactly the same text as ours (a user with
 /// the bot's display name), only as many occurrences as we have entities with that text are removed (the first
-/// ones), so theirs survives.
+/// ones), so theirs survives. Removing a fragment never leaves one of ours formed by the text around it: the
+/// result holds none of our fragments (unless a namesake's entity keeps it), and stripping it again changes
+/// nothing.
 #[must_use]
 pub fn strip_mentions_of(text: &str, entities: &[Entity], account_id: &str) -> String {
     /// A mention fragment: how many of its entities are ours, whether another account's entity has it too, and
@@ -26,6 +28,12 @@ pub fn strip_mentions_of(text: &str, entities: &[Entity], account_id: &str) -> S
         ours: usize,
         shared: bool,
         removed: usize,
+    }
+    impl Fragment<'_> {
+        /// Ours, and not one a namesake's entity keeps (see above).
+        fn strippable(&self) -> bool {
+            self.ours > 0 && (!self.shared || self.removed < self.ours)
+        }
     }
     let mut fragments: Vec<Fragment<'_>> = Vec::new();
     for mention in entities.iter().filter_map(Entity::as_mention) {
@@ -58,22 +66,33 @@ pub fn strip_mentions_of(text: &str, entities: &[Entity], account_id: &str) -> S
     }
     fragments.sort_by_key(|f| std::cmp::Reverse(f.text.len()));
 
+    // `out[..kept]` ends with another account's fragment kept whole: nothing is stripped into it.
     let mut out = String::with_capacity(text.len());
+    let mut kept = 0;
     let mut rest = text;
     while let Some(c) = rest.chars().next() {
         match fragments.iter_mut().find(|f| rest.starts_with(f.text)) {
             Some(fragment) => {
-                let strip = fragment.ours > 0 && (!fragment.shared || fragment.removed < fragment.ours);
-                if strip {
+                if fragment.strippable() {
                     fragment.removed += 1;
                 } else {
                     out.push_str(fragment.text);
+                    kept = out.len();
                 }
                 rest = &rest[fragment.text.len()..];
             }
             None => {
                 out.push(c);
                 rest = &rest[c.len_utf8()..];
+                // Removing a fragment joins the text around it: when that forms one of ours again (the text
+                // `<at><at>Bot</at>Bot</at>`), it goes too, as often as it re-forms.
+                while let Some(fragment) = fragments
+                    .iter_mut()
+                    .find(|f| f.strippable() && out.len() >= kept + f.text.len() && out.ends_with(f.text))
+                {
+                    fragment.removed += 1;
+                    out.truncate(out.len() - fragment.text.len());
+                }
             }
         }
     }
