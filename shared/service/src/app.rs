@@ -115,7 +115,8 @@ impl App {
     }
 
     /// Builds the adapters `config` names. For the embedded store it also answers the store's change events,
-    /// which the devserver uses in place of the DynamoDB stream.
+    /// which the devserver uses in place of the DynamoDB stream: first the streamed items committed in the last
+    /// [`crate::background::MAX_RECORD_AGE_SECS`] (work a stopped process may have left undone), then each new one.
     ///
     /// # Errors
     /// [`StartupError`]: anonymous mode off loopback, a bad allowlist or key URL, a store that cannot open.
@@ -154,7 +155,11 @@ impl App {
                     Some(path) => EmbeddedStore::open(path).await?,
                     None => EmbeddedStore::open(store::DEFAULT_STATE_PATH).await?,
                 };
-                let changes = store.subscribe_changes();
+                // Claims committed before this start whose event was lost with the process that wrote them come
+                // first, as a stream read from its trim horizon would hold them (crate::background).
+                let now = store::Timestamp::now();
+                let since = store::Timestamp(now.0.saturating_sub_unsigned(crate::background::MAX_RECORD_AGE_SECS));
+                let changes = store.subscribe_changes_since(since, now).await?;
                 (Arc::new(store), Some(changes))
             }
             StateChoice::DynamoDb { table } => {

@@ -10,7 +10,9 @@
 //! the last, [`MAX_LINGER`] at most): without that, on a busy core the writer woke for each batch and committed
 //! groups of two or three. A lone writer (one request at a time) is committed at once. Committed inserts are
 //! delivered as [`ChangeEvent`]s to [`EmbeddedStore::subscribe_changes`] receivers, as the DynamoDB stream would
-//! deliver them.
+//! deliver them. Those events live in memory only: a process that dies after a commit and before its event was
+//! handled finds the item again at its next start through [`EmbeddedStore::subscribe_changes_since`], which
+//! replays what a stream read from its trim horizon would hold.
 //!
 //! Expired items are purged as DynamoDB's TTL sweeper would: every group commit also deletes items whose
 //! `expiresAt` is [`PURGE_GRACE_SECS`] or more before its writes' `now` (after applying them, so their conditions
@@ -21,7 +23,8 @@
 
 use crate::error::StoreError;
 use crate::feed::ChangeFeed;
-use crate::model::{ChangeEvent, Timestamp};
+use crate::keys;
+use crate::model::{ChangeEvent, StreamItem, Timestamp};
 use crate::table::{Item, Table, Write, WriteOutcome, validate_batch};
 use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
@@ -302,6 +305,58 @@ fn index_expiry(txn: &redb::WriteTransaction) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The live items of the streamed kinds claimed or enqueued at or after `since` (outbox items not yet done), oldest
+/// first, as the change events their inserts made. Only the key ranges those kinds live in are read (their pk
+/// prefixes come from [`crate::keys`]: `TEAM#`, `TENANT#` (first contacts beside the tenant's other items),
+/// `OUTBOX#`).
+fn committed_stream_items(db: &Database, since: Timestamp, now: Timestamp) -> Result<Vec<ChangeEvent>, StoreError> {
+    let prefixes = [
+        keys::team_install("").0,
+        keys::first_contact(&models::TenantId::from(""), "").0,
+        keys::outbox("").0,
+    ];
+    let txn = db.begin_read().map_err(backend)?;
+    let items = txn.open_table(ITEMS).map_err(backend)?;
+    let mut found: Vec<(Timestamp, ChangeEvent)> = Vec::new();
+    for prefix in &prefixes {
+        for entry in items.range((prefix.as_str(), "")..).map_err(backend)? {
+            let (key, value) = entry.map_err(backend)?;
+            let key = key.value();
+            if !key.0.starts_with(prefix.as_str()) {
+                break;
+            }
+            let item = match decode(key, value.value()) {
+                Ok(item) => item,
+                Err(error) => {
+                    tracing::warn!(%error, "item not replayed: it does not decode");
+                    continue;
+                }
+            };
+            if !item.alive(now) {
+                continue;
+            }
+            let Some(event) = crate::feed::insert_event(&item) else {
+                continue;
+            };
+            let created = match event.stream_item() {
+                Ok(Some(StreamItem::TeamInstall(install))) => install.claimed_at,
+                Ok(Some(StreamItem::FirstContact(contact))) => contact.claimed_at,
+                Ok(Some(StreamItem::Outbox(outbox))) if !outbox.done => outbox.created_at,
+                Ok(Some(StreamItem::Outbox(_)) | None) => continue,
+                Err(error) => {
+                    tracing::warn!(%error, key = %item.key_string(), "item not replayed: it does not decode");
+                    continue;
+                }
+            };
+            if created >= since {
+                found.push((created, event));
+            }
+        }
+    }
+    found.sort_by_key(|(created, _)| *created);
+    Ok(found.into_iter().map(|(_, event)| event).collect())
+}
+
 fn backend(err: impl Into<redb::Error>) -> StoreError {
     StoreError::Backend(Box::new(err.into()))
 }
@@ -384,6 +439,36 @@ impl EmbeddedStore {
     /// not-yet-deleted item is a MODIFY). Other kinds make no event (the template's stream filters drop them).
     pub fn subscribe_changes(&self) -> mpsc::UnboundedReceiver<ChangeEvent> {
         self.inner.feed.subscribe()
+    }
+
+    /// [`Self::subscribe_changes`], first replaying what a DynamoDB stream read from its trim horizon would hold
+    /// of work that may be unfinished: an event for every live item of a [`crate::keys::STREAM_KINDS`] kind
+    /// claimed (or enqueued) at or after `since`, oldest first, outbox items already done left out. The consumer
+    /// decides, as it does for a redelivered stream record, whether the work is done (a welcome's idempotency
+    /// key). The receiver is registered before the file is read, so nothing committed meanwhile is missed (it
+    /// may come twice; consumers of a stream are idempotent).
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] when the file cannot be read. An item that does not decode is logged and left out.
+    pub async fn subscribe_changes_since(
+        &self,
+        since: Timestamp,
+        now: Timestamp,
+    ) -> Result<mpsc::UnboundedReceiver<ChangeEvent>, StoreError> {
+        let (replay, changes) = self.inner.feed.subscribe_with_sender();
+        let committed = self.blocking(move |db| committed_stream_items(db, since, now)).await?;
+        if !committed.is_empty() {
+            tracing::info!(
+                items = committed.len(),
+                since = since.0,
+                "replaying committed team installs, first contacts and outbox items"
+            );
+        }
+        for event in committed {
+            // The receiver is in hand: it cannot have been dropped.
+            let _ = replay.send(event);
+        }
+        Ok(changes)
     }
 
     /// Deletes every item whose TTL passed at `now` (no grace), with its index entries; returns how many. Writes

@@ -22,6 +22,18 @@ impl ChangeFeed {
         rx
     }
 
+    /// A new receiver, and a sender into it for events from elsewhere (a replay of what was committed before
+    /// it subscribed): the receiver gets both, and every event published from now on.
+    pub(crate) fn subscribe_with_sender(
+        &self,
+    ) -> (mpsc::UnboundedSender<ChangeEvent>, mpsc::UnboundedReceiver<ChangeEvent>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        if let Ok(mut subs) = self.subscribers.lock() {
+            subs.push(tx.clone());
+        }
+        (tx, rx)
+    }
+
     /// Delivers events (after their write committed).
     pub fn publish(&self, events: Vec<ChangeEvent>) {
         if events.is_empty() {

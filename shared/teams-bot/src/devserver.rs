@@ -1,5 +1,6 @@
-//! The whole bot in one local process: the messaging endpoint, the welcome flow fed by the store's changes, and
-//! the local admin routes (`/api/notify`, `/api/tick`), on the embedded store (default) or DynamoDB.
+//! The whole bot in one local process: the messaging endpoint, the welcome and outbox work fed by the store's
+//! changes (the embedded store's events, or the DynamoDB table's stream), and the local admin routes
+//! (`/api/notify`, `/api/tick`), on the embedded store (default) or DynamoDB.
 //!
 //! ```no_run
 //! # struct MyBot;
@@ -93,7 +94,8 @@ impl Default for Limits {
 }
 
 impl Devserver {
-    /// Builds `bot`'s runtime from `config`, starts the welcome flow on the embedded store's changes, makes the
+    /// Builds `bot`'s runtime from `config`, starts the stream work (welcomes, outbox items) on the embedded
+    /// store's changes or the DynamoDB table's stream (`service::background::start`), makes the
     /// admin token (`BOT_ADMIN_TOKEN`, or a random one written to [`ADMIN_TOKEN_FILE`] beside the store file,
     /// readable by its owner only) and binds `config.bind_addr` (port 0 picks a free one).
     ///
@@ -115,9 +117,9 @@ impl Devserver {
         };
         let (app, changes) = App::build(&config, Arc::new(bot)).await?;
         app.prefetch_inbound_keys().await;
-        if let Some(changes) = changes {
-            tokio::spawn(service::background::run_change_feed(app.clone(), changes));
-        }
+        // The stream work: the embedded store's change events (and what it committed before this start), or the
+        // DynamoDB table's stream read from its trim horizon.
+        service::background::start(&app, &config, changes).await;
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         Ok(Self {
