@@ -133,7 +133,7 @@ class Mutation(unittest.TestCase):
 
     def test_undeclared_condition(self):
         t = fresh()
-        props(t, "MessagesErrorsAlarm")["AlarmActions"]["Fn::If"][0] = "HasTopic"
+        props(t, "MessagesErrorsAlarm")["AlarmActions"][1]["Fn::If"][0] = "HasTopic"
         self.assertFinds(t, "undeclared condition 'HasTopic'")
 
     def test_extra_action(self):
