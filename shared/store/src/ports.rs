@@ -69,6 +69,17 @@ pub trait Conversations: Send + Sync {
         now: Timestamp,
     ) -> Result<InboundOutcome, StoreError>;
 
+    /// Records the reference of a conversation the bot has just created (a 1:1 chat, a channel thread): one
+    /// transaction when it is new to the store (no read first), [`Conversations::upsert_conversation`] otherwise.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn insert_conversation(
+        &self,
+        reference: &ConversationReference,
+        now: Timestamp,
+    ) -> Result<Refresh, StoreError>;
+
     /// Upserts a reference (e.g. one the bot made by creating a conversation), without dedupe.
     ///
     /// # Errors
@@ -602,6 +613,60 @@ fn seen_write(conversation: &ConversationId, activity: &ActivityId, ttl: u64, no
     }
 }
 
+/// What writing `stored` (active, as of `now`) changes: the reference (on the condition that it is still `old`),
+/// the team's index entry, the tenant's last serviceUrl and, for a 1:1 chat, the personal index.
+fn reference_writes(
+    stored: &ConversationReference,
+    old: Option<&Item>,
+    now: Timestamp,
+) -> Result<Vec<Write>, StoreError> {
+    let id = &stored.conversation.id;
+    let record = ConversationRecord {
+        reference: stored.clone(),
+        active: true,
+        inactive_reason: None,
+        updated_at: now,
+    };
+    let mut conv = conversation_item(&record)?;
+    conv.data.insert("rev".into(), json!(old.map_or(0, rev) + 1));
+    let mut writes = vec![Write::Put {
+        item: conv,
+        cond: unchanged(old),
+    }];
+    if let Some(team) = stored.team_id.as_deref().filter(|t| !t.is_empty()) {
+        let data = json!({"teamId": team, "conversationId": id});
+        writes.push(Write::Put {
+            item: item(keys::team_conversation(team, id), keys::KIND_TEAM_CONVERSATION, &data)?,
+            cond: Cond::Always,
+        });
+    }
+    if let Some(tenant) = stored.tenant_id.as_ref().filter(|t| !t.as_str().is_empty()) {
+        let data = json!({"tenantId": tenant, "serviceUrl": stored.service_url, "updatedAt": now});
+        writes.push(Write::Put {
+            item: item(keys::tenant(tenant), keys::KIND_TENANT, &data)?,
+            cond: Cond::Always,
+        });
+        let user = stored.user.as_ref().filter(|u| !u.id.is_empty());
+        if let (Some(user), Some(ConversationType::Personal)) = (user, &stored.conversation.conversation_type) {
+            let personal = PersonalConversation {
+                tenant_id: tenant.clone(),
+                user_id: user.id.clone(),
+                aad_object_id: user.aad_object_id.clone(),
+                conversation_id: id.clone(),
+                service_url: stored.service_url.clone(),
+                updated_at: now,
+            };
+            for it in personal_items(&personal)? {
+                writes.push(Write::Put {
+                    item: it,
+                    cond: Cond::Always,
+                });
+            }
+        }
+    }
+    Ok(writes)
+}
+
 /// Changes a stored conversation record in place (`change` answers whether it changed anything; `updated_at` is
 /// set when it did). Answers `false` for an unknown conversation.
 async fn change_record<T: Table + ?Sized>(
@@ -673,49 +738,7 @@ async fn refresh<T: Table + ?Sized>(
         };
         let mut writes: Vec<Write> = seen.iter().cloned().collect();
         if outcome.wrote() {
-            let record = ConversationRecord {
-                reference: stored.clone(),
-                active: true,
-                inactive_reason: None,
-                updated_at: now,
-            };
-            let mut conv = conversation_item(&record)?;
-            conv.data.insert("rev".into(), json!(old.as_ref().map_or(0, rev) + 1));
-            writes.push(Write::Put {
-                item: conv,
-                cond: unchanged(old.as_ref()),
-            });
-            if let Some(team) = stored.team_id.as_deref().filter(|t| !t.is_empty()) {
-                let data = json!({"teamId": team, "conversationId": id});
-                writes.push(Write::Put {
-                    item: item(keys::team_conversation(team, id), keys::KIND_TEAM_CONVERSATION, &data)?,
-                    cond: Cond::Always,
-                });
-            }
-            if let Some(tenant) = stored.tenant_id.as_ref().filter(|t| !t.as_str().is_empty()) {
-                let data = json!({"tenantId": tenant, "serviceUrl": stored.service_url, "updatedAt": now});
-                writes.push(Write::Put {
-                    item: item(keys::tenant(tenant), keys::KIND_TENANT, &data)?,
-                    cond: Cond::Always,
-                });
-                let user = stored.user.as_ref().filter(|u| !u.id.is_empty());
-                if let (Some(user), Some(ConversationType::Personal)) = (user, &stored.conversation.conversation_type) {
-                    let personal = PersonalConversation {
-                        tenant_id: tenant.clone(),
-                        user_id: user.id.clone(),
-                        aad_object_id: user.aad_object_id.clone(),
-                        conversation_id: id.clone(),
-                        service_url: stored.service_url.clone(),
-                        updated_at: now,
-                    };
-                    for it in personal_items(&personal)? {
-                        writes.push(Write::Put {
-                            item: it,
-                            cond: Cond::Always,
-                        });
-                    }
-                }
-            }
+            writes.extend(reference_writes(&stored, old.as_ref(), now)?);
         } else {
             // Someone else fixed the reference meanwhile: only require that it stays as read.
             writes.push(Write::Check {
@@ -773,6 +796,24 @@ impl<T: Table + ?Sized> Conversations for T {
         now: Timestamp,
     ) -> Result<InboundOutcome, StoreError> {
         refresh(self, reference, Some(contact), now).await
+    }
+
+    async fn insert_conversation(
+        &self,
+        reference: &ConversationReference,
+        now: Timestamp,
+    ) -> Result<Refresh, StoreError> {
+        not_empty(reference.conversation.id.as_str(), "empty conversation id")?;
+        let stored = stored_reference(reference);
+        match self.write(reference_writes(&stored, None, now)?, now).await? {
+            WriteOutcome::Applied => Ok(Refresh {
+                created: true,
+                service_url_changed: true,
+                reactivated: false,
+                first_contact: None,
+            }),
+            WriteOutcome::ConditionFailed(_) => self.upsert_conversation(reference, now).await,
+        }
     }
 
     async fn upsert_conversation(

@@ -82,6 +82,7 @@ const CASES: &[(&str, CaseFn)] = cases![
     reactivate_only_for_the_given_reasons,
     tenant_seen_follows_the_latest_service_url,
     welcome_channel_selected_once_and_team_renamed,
+    insert_conversation_writes_once_or_upserts,
 ];
 
 fn conv(id: &str) -> ConversationId {
@@ -1400,4 +1401,38 @@ async fn welcome_channel_selected_once_and_team_renamed(s: Subject) {
     assert_eq!(stored.conversation_id, selected);
     assert_eq!(stored.team_name.as_deref(), Some("New"));
     assert_eq!(stored.service_url, URL_A, "the rest of the claim is kept");
+}
+
+async fn insert_conversation_writes_once_or_upserts(s: Subject) {
+    let mut reference = personal_reference("a:ins1", "29:ins1", "aad-ins1", URL_A);
+    reference.activity_id = None;
+    let created = s.store.insert_conversation(&reference, NOW).await.unwrap();
+    assert!(created.created && created.service_url_changed, "{created:?}");
+    let record = s
+        .store
+        .conversation(&conv("a:ins1"), NOW)
+        .await
+        .unwrap()
+        .expect("stored");
+    assert!(record.active);
+    assert_eq!(record.reference.user.map(|u| u.id), Some("29:ins1".to_owned()));
+    let indexed = s
+        .store
+        .personal_by_aad(&tenant(), "aad-ins1", NOW)
+        .await
+        .unwrap()
+        .expect("indexed by aad");
+    assert_eq!(indexed.conversation_id, conv("a:ins1"));
+    assert_eq!(
+        s.store.tenant_service_url(&tenant(), NOW).await.unwrap().as_deref(),
+        Some(URL_A)
+    );
+    // Already there: the same as an upsert (nothing to change, or the new serviceUrl).
+    let again = s.store.insert_conversation(&reference, NOW).await.unwrap();
+    assert!(!again.wrote(), "{again:?}");
+    reference.service_url = URL_B.to_owned();
+    let moved = s.store.insert_conversation(&reference, NOW).await.unwrap();
+    assert!(!moved.created && moved.service_url_changed, "{moved:?}");
+    let record = s.store.conversation(&conv("a:ins1"), NOW).await.unwrap().unwrap();
+    assert_eq!(record.reference.service_url, URL_B);
 }

@@ -292,6 +292,7 @@ impl<'a> Context<'a> {
             service_url: &self.reference.service_url,
             bot: &self.reference.bot,
             locale: self.reference.locale.as_deref(),
+            claims_first_contact: true,
         };
         match personal::open(self.app, request).await {
             Ok((conversation, _)) => Ok(conversation),
@@ -346,7 +347,7 @@ impl<'a> Context<'a> {
             team_id,
             channel: Some(channel_id.to_owned()),
         };
-        self.app.store.upsert_conversation(&reference, Timestamp::now()).await?;
+        self.app.store.insert_conversation(&reference, Timestamp::now()).await?;
         Ok(SentMessage {
             conversation_id: created.id,
             activity_id,

@@ -30,6 +30,9 @@ pub struct ChatRequest<'a> {
     pub service_url: &'a str,
     pub bot: &'a ChannelAccount,
     pub locale: Option<&'a str>,
+    /// Whether a chat created here claims the user's first contact (`false` for the welcome of a claim that
+    /// exists already: the roster's).
+    pub claims_first_contact: bool,
 }
 
 /// The stored 1:1 chat with the user, or a new one (created, then remembered in full). Answers its id and the
@@ -44,6 +47,7 @@ pub async fn open(app: &App, request: ChatRequest<'_>) -> Result<(ConversationId
         service_url,
         bot,
         locale,
+        claims_first_contact,
     } = request;
     let now = Timestamp::now();
     let store = &app.store;
@@ -70,12 +74,22 @@ pub async fn open(app: &App, request: ChatRequest<'_>) -> Result<(ConversationId
         ..user.clone()
     };
     remember(app, &user, tenant, &created.id, service_url, bot, locale, now).await?;
+    if claims_first_contact {
+        let claim = FirstContact {
+            tenant_id: tenant.clone(),
+            user: user.clone(),
+            conversation_id: created.id.clone(),
+            service_url: service_url.to_owned(),
+            bot: bot.clone(),
+            claimed_at: now,
+        };
+        app.store.claim_first_contact(&claim, now).await?;
+    }
     tracing::info!(conversation = %created.id, tenant = %tenant, "1:1 chat created and remembered");
     Ok((created.id, service_url.to_owned()))
 }
 
-/// A 1:1 chat the bot just created: its full reference (with the personal index), and the user's first-contact
-/// claim.
+/// A 1:1 chat the bot just created: its full reference (with the personal index), in one transaction.
 #[allow(clippy::too_many_arguments)]
 async fn remember(
     app: &App,
@@ -87,8 +101,7 @@ async fn remember(
     locale: Option<&str>,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    let store = &app.store;
-    // Upserting a new personal reference also writes the personal index (by Teams id and AAD object id) and the
+    // Inserting a new personal reference also writes the personal index (by Teams id and AAD object id) and the
     // tenant's serviceUrl, in one transaction.
     let reference = ConversationReference {
         activity_id: None,
@@ -107,15 +120,6 @@ async fn remember(
         team_id: None,
         channel: None,
     };
-    store.upsert_conversation(&reference, now).await?;
-    let claim = FirstContact {
-        tenant_id: tenant.clone(),
-        user: user.clone(),
-        conversation_id: conversation.clone(),
-        service_url: service_url.to_owned(),
-        bot: bot.clone(),
-        claimed_at: now,
-    };
-    store.claim_first_contact(&claim, now).await?;
+    app.store.insert_conversation(&reference, now).await?;
     Ok(())
 }

@@ -295,7 +295,7 @@ async fn send(app: &App, to: &To, activity: &Activity) -> Result<SentActivity, N
                 team_id: Some(team_id.clone()),
                 channel: Some(id.clone()),
             };
-            app.store.upsert_conversation(&reference, now).await?;
+            app.store.insert_conversation(&reference, now).await?;
             Ok(SentActivity {
                 conversation_id: created.id,
                 activity_id,
@@ -324,6 +324,7 @@ async fn send(app: &App, to: &To, activity: &Activity) -> Result<SentActivity, N
                 service_url: &service_url,
                 bot: &bot,
                 locale: None,
+                claims_first_contact: true,
             };
             let (conversation, known_url) = personal::open(app, request).await?;
             let service_url = if known_url == service_url {

@@ -145,6 +145,7 @@ pub async fn first_contact(app: &App, contact: &FirstContact) -> Result<WelcomeO
             service_url: &service_url,
             bot: &contact.bot,
             locale: None,
+            claims_first_contact: false,
         };
         personal::open(app, request).await?.0
     } else {
