@@ -17,6 +17,13 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// What to run: one package's binary (the binary's name is the function name).
+/// A `--timeout` long enough that no instance of a test's emulator is ended for sitting idle (see
+/// [`EmulatorSpec::invoke_timeout_secs`]); the test's own HTTP client still gives up on an invoke after
+/// [`MAX_INVOKE_WAIT_SECS`].
+pub const IDLE_SAFE_TIMEOUT_SECS: u64 = 900;
+/// The longest a test waits for one invoke's answer.
+pub const MAX_INVOKE_WAIT_SECS: u64 = 300;
+
 #[derive(Clone, Debug)]
 pub struct EmulatorSpec {
     pub workspace_root: PathBuf,
@@ -27,7 +34,10 @@ pub struct EmulatorSpec {
     pub port: u16,
     /// Instances the emulator may run at once (`--concurrency`).
     pub concurrency: u32,
-    /// How long the emulator waits for an invoke's answer (`--timeout`, seconds).
+    /// How long the emulator waits for an invoke's answer (`--timeout`, seconds). With `concurrency` above 1,
+    /// cargo-lambda also ends an idle instance's wait for its next event after this long, answering without a
+    /// request id, and `lambda_runtime` then panics (the instance is gone, and the emulator does not start another):
+    /// specs with several instances that may sit idle use [`IDLE_SAFE_TIMEOUT_SECS`].
     pub invoke_timeout_secs: u64,
     /// The function's environment (written to `--env-file`; values may hold commas).
     pub env: Vec<(String, String)>,
@@ -180,7 +190,7 @@ impl Emulator {
             .spawn()
             .map_err(E2eError::io("spawn `cargo lambda watch`"))?;
         let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(spec.invoke_timeout_secs + 30))
+            .timeout(Duration::from_secs((spec.invoke_timeout_secs + 30).min(MAX_INVOKE_WAIT_SECS)))
             .build()
             .map_err(|e| io_other("http client", e))?;
         Ok(Self {

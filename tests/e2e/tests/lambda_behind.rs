@@ -217,7 +217,8 @@ fn spec(root: &Path, dir: &Path, work: &Path, bin: &str, concurrency: u32, env: 
         bin: bin.into(),
         port: env::free_port().unwrap(),
         concurrency,
-        invoke_timeout_secs: 120,
+        // Several instances that may sit idle for minutes (the emulator ends idle ones after --timeout).
+        invoke_timeout_secs: e2e::emulator::IDLE_SAFE_TIMEOUT_SECS,
         env,
         work_dir: work.to_path_buf(),
     }

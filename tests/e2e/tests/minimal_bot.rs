@@ -734,7 +734,8 @@ fn lambda_spec(
         bin: bin.into(),
         port: env::free_port().unwrap(),
         concurrency,
-        invoke_timeout_secs: 120,
+        // Several instances that may sit idle for minutes (the emulator ends idle ones after --timeout).
+        invoke_timeout_secs: e2e::emulator::IDLE_SAFE_TIMEOUT_SECS,
         env,
         work_dir: work.to_path_buf(),
     }
