@@ -256,10 +256,11 @@ impl Harness {
             .await
             .unwrap()
             .expect("job scheduled");
-        // A slot of its own each time (a slot is claimed once: the same second would be the same slot).
+        // A slot of its own each time (a slot is claimed once, keyed by its due time): a fixed past time minus a
+        // counter, never one used before whatever the clock did meanwhile.
         let back = i64::try_from(IDS.fetch_add(1, Ordering::Relaxed)).unwrap();
         let due = Subscription {
-            next_due: Timestamp(now.0 - back),
+            next_due: Timestamp(1_000_000_000 - back),
             ..sub
         };
         self.store.subscribe(&due, now).await.unwrap();
@@ -319,7 +320,8 @@ async fn team_and_channel_events_change_what_the_bot_may_send_to() {
         }
         h.make_due(CHANNEL).await;
         h.connector.clear();
-        assert_eq!(h.tick().await["sent"], 1);
+        let report = h.tick().await;
+        assert_eq!(report["sent"], 1, "{backend}: {report}");
         assert_eq!(h.sends(), vec![(URL_A.to_owned(), CHANNEL.to_owned())], "{backend}");
 
         // A channel deleted stops that channel and its reply chains only; restored brings them back.
