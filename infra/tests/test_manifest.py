@@ -1,6 +1,6 @@
 """The Teams app package: manifest.json against Microsoft's published JSON schema (from the npm package
 @microsoft/app-manifest, unpacked by infra/check into $TEAMS_SCHEMA_DIR), the icons' sizes and colours, the
-reference bot's commands, and what infra/package-app produces."""
+reference bot's commands and its search message extension, and what infra/package-app produces."""
 
 from __future__ import annotations
 
@@ -26,8 +26,18 @@ SCHEMA_DIR = os.environ.get("TEAMS_SCHEMA_DIR", "")
 
 # docs/contract.md / the reference bot's commands.
 COMMANDS = {
-    "help", "whoami", "card", "picture", "update", "delete", "dm me", "new thread", "members", "subscribe", "unsubscribe",
+    "help", "whoami", "card", "picture", "update", "delete", "task", "dm me", "new thread", "members", "subscribe",
+    "unsubscribe",
 }
+# The reference bot's search message extension: the command id it answers (shared/reference-bot/src/search.rs).
+SEARCH_RS = INFRA.parent / "shared" / "reference-bot" / "src" / "search.rs"
+
+
+def search_command_id() -> str:
+    match = re.search(r'pub const SEARCH_COMMAND: &str = "([^"]+)";', SEARCH_RS.read_text())
+    if match is None:
+        raise AssertionError(f"no SEARCH_COMMAND in {SEARCH_RS}")
+    return match.group(1)
 
 
 def decode_png(data: bytes) -> tuple[int, int, list[list[tuple[int, ...]]]]:
@@ -112,6 +122,15 @@ class Schema(unittest.TestCase):
         self.assertTrue(any("channel" in e for e in errs), errs)
         self.assertTrue(any("name.short" in e for e in errs), errs)
 
+    def test_schema_catches_a_bad_search_command(self):  # the extension is validated too
+        m = copy.deepcopy(MANIFEST)
+        command = m["composeExtensions"][0]["commands"][0]
+        command["type"] = "search"
+        command["parameters"][0]["inputType"] = "query"
+        errs = schema_errors(m)
+        self.assertTrue(any("'search'" in e for e in errs), errs)
+        self.assertTrue(any("'query'" in e for e in errs), errs)
+
     def test_packaged_manifest_is_valid(self):
         with tempfile.TemporaryDirectory() as d:
             out = Path(d) / "app.zip"
@@ -123,6 +142,7 @@ class Schema(unittest.TestCase):
                 self.assertEqual(z.read("color.png"), (PKG / "color.png").read_bytes())
         self.assertEqual(packaged["id"], app_id)
         self.assertEqual(packaged["bots"][0]["botId"], app_id)
+        self.assertEqual(packaged["composeExtensions"][0]["botId"], app_id)
         self.assertEqual(schema_errors(packaged), [])
 
 
@@ -139,6 +159,40 @@ class Package(unittest.TestCase):
         self.assertEqual(scopes, {"personal", "team", "groupChat"})
         for cl in lists:
             self.assertIn("help", {c["title"] for c in cl["commands"]}, cl["scopes"])
+
+    def test_task_opens_the_dialog_in_every_scope(self):
+        for cl in MANIFEST["bots"][0]["commandLists"]:
+            self.assertIn("task", {c["title"] for c in cl["commands"]}, cl["scopes"])
+
+    def test_search_extension_is_the_bots_query_command(self):
+        extensions = MANIFEST["composeExtensions"]
+        self.assertEqual(len(extensions), 1)
+        extension = extensions[0]
+        # Powered by the bot itself (botBased is the default type): package-app sets both ids alike.
+        self.assertEqual(extension["botId"], MANIFEST["bots"][0]["botId"])
+        self.assertEqual(extension.get("composeExtensionType", "botBased"), "botBased")
+        self.assertEqual(len(extension["commands"]), 1)
+        command = extension["commands"][0]
+        self.assertEqual(command["id"], search_command_id())
+        self.assertEqual(command["type"], "query")
+        # Teams sends a default query as the extension opens; the bot answers it with every command.
+        self.assertIs(command["initialRun"], True)
+        self.assertEqual([(p["name"], p["inputType"]) for p in command["parameters"]], [("query", "text")])
+        self.assertNotIn("fetchTask", command)
+
+    def test_search_command_id_is_read_from_the_bot(self):  # the id check can fail
+        self.assertEqual(search_command_id(), "search")
+        self.assertNotEqual(search_command_id(), "searchCmd")
+
+    def test_package_app_sets_every_bot_id(self):
+        with tempfile.TemporaryDirectory() as d:
+            out = Path(d) / "app.zip"
+            app_id = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+            subprocess.run([sys.executable, str(INFRA / "package-app"), app_id, "--out", str(out)], check=True, capture_output=True)
+            with zipfile.ZipFile(out) as z:
+                packaged = json.loads(z.read("manifest.json"))
+        self.assertEqual({p["botId"] for p in packaged["bots"] + packaged["composeExtensions"]}, {app_id})
+        self.assertEqual(MANIFEST["composeExtensions"][0]["botId"], "00000000-0000-0000-0000-000000000000")
 
     def test_color_icon_is_192_opaque(self):
         w, h, rows = decode_png((PKG / MANIFEST["icons"]["color"]).read_bytes())

@@ -14,7 +14,11 @@
 //                                                      starts a new thread "<channel>;messageid=<messageId>".
 //   POST /_conversation/v1/submit                      a card Action.Submit: {conversation:{id}, from:{id},
 //                                                      replyToId, value:{...}} -> message activity with `value`
-//   POST /_conversation/v1/invoke                      an adaptiveCard/action invoke (Action.Execute)
+//   POST /_conversation/v1/invoke                      an invoke: adaptiveCard/action (Action.Execute, on a message
+//                                                      `replyToId`) -> {type, value}; composeExtension/query (also
+//                                                      queryLink, anonymousQueryLink, fetchTask, submitAction) ->
+//                                                      {task, composeExtension}. Any other name is refused (400):
+//                                                      no task/fetch, task/submit or composeExtension/selectItem
 //   GET  /_internal/v1/customActivities/template?conversationId=..[&type=install|botAdded|..]
 //   POST /_internal/v1/customActivities                any activity, sent to the bot as is
 //   POST /_debug/conversation/{id}/installation        "install the bot here": sends installationUpdate (add)
@@ -266,6 +270,19 @@ export class Playground {
       conversation: { id: conversationId },
       from: { id: from },
       replyToId,
+      value,
+    });
+  }
+
+  /**
+   * A message extension search (`composeExtension/query` invoke) in `conversationId` with this `value`
+   * ({commandId, parameters:[{name, value}], queryOptions}); returns the bot's answer ({composeExtension}).
+   */
+  invokeSearch(conversationId, value, { from = this.me.id } = {}) {
+    return httpJson('POST', `${this.url}/_conversation/v1/invoke`, {
+      name: 'composeExtension/query',
+      conversation: { id: conversationId },
+      from: { id: from },
       value,
     });
   }

@@ -1,9 +1,11 @@
 //! What the bot does with a user's message: one command each, else the echo.
 
 use crate::cards::{adaptive_card, hero_card, picture_message, with_attachment};
+use crate::dialog::task_card;
 use crate::poll::{DEFAULT_INTERVAL_MINUTES, MAX_INTERVAL_MINUTES, POLL_JOB, PollDefinition};
 use crate::reply::mention_back;
 use crate::roster::roster_text;
+use crate::search::HelpEntry;
 use crate::text::{command_of, echo_text};
 use serde_json::json;
 use std::time::Duration;
@@ -16,7 +18,7 @@ use teams_bot::{BotError, Context, IncomingMessage, Message, Scope};
 /// Page size the `members` command asks the roster for.
 pub const MEMBERS_PAGE_SIZE: u32 = 100;
 
-/// The `help` answer.
+/// The `help` answer: every entry of [`HELP_ENTRIES`], one per line.
 pub const HELP_TEXT: &str = "Here is what I can do:\n\
 - help: this list\n\
 - whoami: your user id, name, AAD object id, tenant, this conversation's id and scope\n\
@@ -28,10 +30,38 @@ pub const HELP_TEXT: &str = "Here is what I can do:\n\
 - members: the members of this conversation\n\
 - update: I send a message, then edit it\n\
 - delete: I send a message, then delete it\n\
+- task: a dialog to type something in; I tell you what you entered\n\
 - subscribe [minutes]: a check-in poll here every day, or every given number of minutes\n\
 - unsubscribe: stop the check-in poll\n\
 Anything else I echo back with its character count; edit or delete your message and my echo follows. In channels \
-and group chats, @mention me.";
+and group chats, @mention me. My search message extension finds these commands from the compose box.";
+
+/// What the bot can do, as [`HELP_TEXT`] lists it (and the `search` message extension finds it).
+pub const HELP_ENTRIES: &[HelpEntry] = &[
+    entry("help", "this list"),
+    entry(
+        "whoami",
+        "your user id, name, AAD object id, tenant, this conversation's id and scope",
+    ),
+    entry("card", "a hero card and an Adaptive Card"),
+    entry("picture", "a small picture"),
+    entry("mention me", "I @mention you back"),
+    entry("dm me", "I message you in our 1:1 chat and tell you here when done"),
+    entry("new thread", "I start a new thread in this channel"),
+    entry("members", "the members of this conversation"),
+    entry("update", "I send a message, then edit it"),
+    entry("delete", "I send a message, then delete it"),
+    entry("task", "a dialog to type something in; I tell you what you entered"),
+    entry(
+        "subscribe [minutes]",
+        "a check-in poll here every day, or every given number of minutes",
+    ),
+    entry("unsubscribe", "stop the check-in poll"),
+];
+
+const fn entry(command: &'static str, description: &'static str) -> HelpEntry {
+    HelpEntry { command, description }
+}
 
 /// Answers one message (the bot's mentions already stripped by the runtime).
 pub(crate) async fn on_message(ctx: &Context<'_>, message: &IncomingMessage<'_>) -> Result<(), BotError> {
@@ -59,6 +89,7 @@ pub(crate) async fn on_message(ctx: &Context<'_>, message: &IncomingMessage<'_>)
         "members" => members(ctx).await,
         "update" => update_demo(ctx).await,
         "delete" => delete_demo(ctx).await,
+        "task" => reply(ctx, with_attachment(None, task_card())).await,
         "unsubscribe" => unsubscribe(ctx).await,
         _ => match cmd.strip_prefix("subscribe") {
             Some(rest) if rest.is_empty() || rest.starts_with(' ') => subscribe(ctx, rest.trim()).await,

@@ -2,29 +2,35 @@
 //! ([`teams_bot::Bot`]) and nothing else. Its words are those of docs/contract.md ("The reference bot's words").
 //!
 //! - [`ReferenceBot::on_message`](teams_bot::Bot::on_message): `help`, `whoami`, `card`, `picture`, `mention me`,
-//!   `dm me`, `new thread`, `members`, `update`, `delete`, `subscribe [minutes]`, `unsubscribe`, else the echo.
+//!   `dm me`, `new thread`, `members`, `update`, `delete`, `task`, `subscribe [minutes]`, `unsubscribe`, else the
+//!   echo.
 //! - The echo follows its message ([`edits`]): the user's edit updates it in place, the user's delete deletes it.
 //! - Welcomes: one in a team's General channel per install, one per user's first personal chat.
 //! - The check-in poll: a scheduled job ([`poll::POLL_JOB`]) posting an Adaptive Card; answers (card actions)
-//!   update that same card in place with the stored tally.
+//!   update that same card in place with the stored tally; its Universal Actions `refresh` answers the card with
+//!   the tally as it stands.
+//! - The `task` command's dialog ([`dialog`]): a form with one text input, answered `You entered <text>`.
+//! - The `search` message extension ([`search`]): finds the commands by text; a picked one inserts its card.
 
 mod cards;
 mod commands;
+pub mod dialog;
 pub mod edits;
 pub mod poll;
 mod reply;
 mod roster;
+pub mod search;
 mod text;
 pub mod welcome;
 
-pub use commands::{HELP_TEXT, MEMBERS_PAGE_SIZE};
+pub use commands::{HELP_ENTRIES, HELP_TEXT, MEMBERS_PAGE_SIZE};
 pub use reply::mention_back;
 pub use roster::{MAX_NAMES_LISTED, roster_text};
 pub use text::{command_of, echo_text};
 
 use teams_bot::{
-    Activity, Bot, BotError, CardAction, Context, IncomingMessage, InvokeResponse, JobRun, MessageDeleted, MessageEdit,
-    PersonalWelcome, TeamWelcome,
+    Activity, Bot, BotError, CardAction, Context, DialogRequest, DialogResponse, IncomingMessage, InvokeResponse,
+    JobRun, MessageDeleted, MessageEdit, PersonalWelcome, SearchQuery, SearchResponse, SearchSelection, TeamWelcome,
 };
 
 /// The reference bot. It keeps no state in memory: its name is the runtime's `BOT_NAME`, its polls are scheduled
@@ -48,6 +54,34 @@ impl Bot for ReferenceBot {
 
     async fn on_card_action(&self, ctx: &Context<'_>, action: &CardAction<'_>) -> Result<InvokeResponse, BotError> {
         poll::on_card_action(ctx, action).await
+    }
+
+    async fn on_dialog_open(
+        &self,
+        _ctx: &Context<'_>,
+        request: &DialogRequest<'_>,
+    ) -> Result<DialogResponse, BotError> {
+        Ok(dialog::on_dialog_open(request))
+    }
+
+    async fn on_dialog_submit(
+        &self,
+        _ctx: &Context<'_>,
+        submit: &DialogRequest<'_>,
+    ) -> Result<DialogResponse, BotError> {
+        Ok(dialog::on_dialog_submit(submit))
+    }
+
+    async fn on_search(&self, _ctx: &Context<'_>, query: &SearchQuery<'_>) -> Result<SearchResponse, BotError> {
+        Ok(search::on_search(query))
+    }
+
+    async fn on_search_select(
+        &self,
+        _ctx: &Context<'_>,
+        selection: &SearchSelection<'_>,
+    ) -> Result<SearchResponse, BotError> {
+        Ok(search::on_search_select(selection))
     }
 
     async fn team_welcome(&self, team: &TeamWelcome<'_>) -> Option<Activity> {

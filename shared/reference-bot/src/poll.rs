@@ -7,16 +7,24 @@
 //! is checked against the poll posted in *this* conversation with [`apply_vote`] (this slot, an existing choice;
 //! a vote naming another conversation's poll is refused), stored as its own answer (simultaneous votes never
 //! contend), and [`poll_message`] with the stored tally is PUT over the posted message.
+//!
+//! The card also carries a Universal Actions `refresh` ([`REFRESH_ACTION`]): Teams asks for it as it shows the card
+//! to the users listed (those who voted, so they see the tally as it stands), and for anyone who picks "Refresh
+//! card"; the answer is the card with the stored tally, in place of the one shown.
 
 use crate::cards::with_attachment;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use teams_bot::models::{Activity, ActivityId, Attachment, ChannelAccount};
-use teams_bot::{BotError, CardAction, Context, IncomingMessage, InvokeResponse, JobRun};
+use teams_bot::{BotError, CardAction, Context, IncomingMessage, InvokeError, InvokeResponse, JobRun};
 
 /// The `action` value in a poll button's `data` (and the `verb` of an `Action.Execute`).
 pub const VOTE_ACTION: &str = "pollVote";
+/// The verb of the poll card's `refresh` action (and the `action` in its `data`).
+pub const REFRESH_ACTION: &str = "pollRefresh";
+/// The most users a card's `refresh.userIds` may list (Teams refreshes the card automatically for them).
+pub const MAX_REFRESH_USERS: usize = 60;
 /// The name of the poll's scheduled job (one per conversation).
 pub const POLL_JOB: &str = "poll";
 /// How many times one vote shows the poll card: once, and again while other votes keep landing meanwhile.
@@ -106,6 +114,15 @@ struct VoteData {
     choice: usize,
 }
 
+/// The data of the poll card's refresh action: `{"action": "pollRefresh", "pollId", "slot"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RefreshData {
+    action: String,
+    poll_id: String,
+    slot: String,
+}
+
 impl PollVote {
     /// The vote in a card submit's `value` (`Action.Submit` data), if it is one.
     #[must_use]
@@ -165,9 +182,16 @@ pub fn apply_vote(state: &PollState, vote: &PollVote) -> Result<PollState, VoteE
 }
 
 /// The poll's Adaptive Card: the question, the tally, and one `Action.Submit` per choice whose `data` carries
-/// the poll id, the slot and the choice.
+/// the poll id, the slot and the choice; its `refresh` (an `Action.Execute` [`REFRESH_ACTION`] with the poll id
+/// and slot) lists the voters so far (at most [`MAX_REFRESH_USERS`]) for Teams to refresh the card for.
 #[must_use]
 pub fn poll_card(state: &PollState) -> Attachment {
+    Attachment::adaptive(poll_card_json(state))
+}
+
+/// The card of [`poll_card`], as JSON.
+#[must_use]
+pub fn poll_card_json(state: &PollState) -> Value {
     let tally = state.tally();
     let total: usize = tally.iter().sum();
     let facts: Vec<Value> = state
@@ -193,17 +217,27 @@ pub fn poll_card(state: &PollState) -> Attachment {
             })
         })
         .collect();
-    Attachment::adaptive(json!({
+    let refresh = RefreshData {
+        action: REFRESH_ACTION.to_owned(),
+        poll_id: state.poll_id.clone(),
+        slot: state.slot.clone(),
+    };
+    let voters: Vec<&String> = state.votes.keys().take(MAX_REFRESH_USERS).collect();
+    json!({
         "type": "AdaptiveCard",
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-        "version": "1.4",
+        "version": "1.5",
+        "refresh": {
+            "action": {"type": "Action.Execute", "title": "Refresh", "verb": REFRESH_ACTION, "data": refresh},
+            "userIds": voters
+        },
         "body": [
             {"type": "TextBlock", "text": state.question, "weight": "Bolder", "wrap": true},
             {"type": "FactSet", "facts": facts},
             {"type": "TextBlock", "text": format!("{} so far", answers_word(total)), "isSubtle": true, "wrap": true}
         ],
         "actions": actions
-    }))
+    })
 }
 
 /// The poll as a message with the card as its only attachment (Teams updates only single-attachment messages).
@@ -248,8 +282,15 @@ fn to_value(data: &PollData) -> Value {
     serde_json::to_value(data).unwrap_or(Value::Null)
 }
 
-/// A card action: a poll vote is recorded and the card updated; anything else is not ours.
+/// The answer to an invoke for a poll that is not open in this conversation.
+const NOT_OPEN_HERE: &str = "Sorry, this poll is no longer open here.";
+
+/// A card action: a poll vote is recorded and the card updated, a refresh answers the card as it stands;
+/// anything else is not ours.
 pub(crate) async fn on_card_action(ctx: &Context<'_>, action: &CardAction<'_>) -> Result<InvokeResponse, BotError> {
+    if action.is_invoke && action.verb == Some(REFRESH_ACTION) {
+        return refresh(ctx, action.data).await;
+    }
     let vote = if action.is_invoke {
         match action.verb {
             Some(verb) if verb != VOTE_ACTION => None,
@@ -264,9 +305,37 @@ pub(crate) async fn on_card_action(ctx: &Context<'_>, action: &CardAction<'_>) -
     let counted = record_vote(ctx, &vote, action.message_id).await?;
     Ok(match (action.is_invoke, counted) {
         (true, true) => vote_invoke_response(),
-        (true, false) => InvokeResponse::message("Sorry, this poll is no longer open here."),
+        (true, false) => InvokeResponse::message(NOT_OPEN_HERE),
         (false, _) => InvokeResponse::ok(),
     })
+}
+
+/// The card's refresh: this conversation's poll for the slot the card shows, with the tally as stored, in place
+/// of the card shown (the posted poll's question and choices; an earlier slot's card gets the subscription's).
+/// A card of another conversation's poll, or of a poll no longer subscribed, is told so.
+async fn refresh(ctx: &Context<'_>, data: &Value) -> Result<InvokeResponse, BotError> {
+    let Ok(wanted) = serde_json::from_value::<RefreshData>(data.clone()) else {
+        return Ok(InvokeError::bad_request("This refresh names no poll.").into());
+    };
+    let jobs = ctx.jobs();
+    let Some(job) = jobs.get(POLL_JOB).await? else {
+        return Ok(InvokeResponse::message(NOT_OPEN_HERE));
+    };
+    let data: PollData = serde_json::from_value(job.data).unwrap_or_default();
+    let Some(posted) = data.state else {
+        return Ok(InvokeResponse::message(NOT_OPEN_HERE));
+    };
+    if posted.poll_id != wanted.poll_id {
+        tracing::info!(poll = %wanted.poll_id, "refresh of another conversation's poll refused");
+        return Ok(InvokeResponse::message(NOT_OPEN_HERE));
+    }
+    let mut state = if posted.slot == wanted.slot {
+        posted
+    } else {
+        PollState::new(posted.poll_id, wanted.slot, &data.poll)
+    };
+    state.votes.extend(jobs.answers(POLL_JOB, &state.slot).await?);
+    Ok(InvokeResponse::card(poll_card_json(&state)))
 }
 
 /// A vote in a message's `value` (an `Action.Submit` that also carries text): counted as a vote.

@@ -940,8 +940,17 @@ async fn other_submits_and_invokes_are_ignored() {
     assert_eq!(kit.deliver(&v).await, 200);
     assert_no_calls(&kit, "unknown submit").await;
 
+    // A dialog asked for by a button that is not the `task` card's: no dialog here, and nothing sent.
     let mut v = fresh("invoke_adaptive_card_action");
     v["name"] = json!("task/fetch");
+    assert_eq!(
+        kit.deliver_full(&v).await,
+        (200, json!({"task": {"type": "message", "value": teams_bot::NO_DIALOG}}))
+    );
+    assert_no_calls(&kit, "a dialog that is not ours").await;
+
+    let mut v = fresh("invoke_adaptive_card_action");
+    v["name"] = json!("signin/verifyState");
     assert_eq!(kit.deliver_full(&v).await, (200, json!({})));
     assert_no_calls(&kit, "unknown invoke").await;
 

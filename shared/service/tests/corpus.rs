@@ -17,8 +17,9 @@ use fake_teams::openid::{BotClaims, OpenIdServer};
 use models::{ChannelAccount, ConversationId, TenantId};
 use serde_json::{Value, json};
 use service::api::{
-    Bot, BotError, BotIdentity, CardAction, Context, ConversationEvent, IncomingMessage, InstallAction, Installation,
-    InvokeRequest, InvokeResponse, MembersChanged, MessageDeleted, MessageEdit, ReactionsChanged, Scope,
+    Bot, BotError, BotIdentity, CardAction, Context, ConversationEvent, DialogRequest, DialogResponse, IncomingMessage,
+    InstallAction, Installation, InvokeRequest, InvokeResponse, MembersChanged, MessageDeleted, MessageEdit,
+    ReactionsChanged, Scope, SearchQuery, SearchResponse, SearchSelection,
 };
 use service::{App, Inbound};
 use std::path::{Path, PathBuf};
@@ -46,6 +47,10 @@ enum Call {
     MembersRemoved(Vec<String>),
     ConversationEvent(String),
     CardAction { verb: Option<String>, is_invoke: bool },
+    DialogOpen,
+    DialogSubmit,
+    Search(String),
+    SearchSelect,
     Invoke(String),
 }
 
@@ -125,6 +130,26 @@ impl Bot for Recorder {
         )))
     }
 
+    async fn on_dialog_open(&self, _: &Context<'_>, _: &DialogRequest<'_>) -> Result<DialogResponse, BotError> {
+        self.record(Call::DialogOpen);
+        Ok(DialogResponse::Message("dialog open".to_owned()))
+    }
+
+    async fn on_dialog_submit(&self, _: &Context<'_>, _: &DialogRequest<'_>) -> Result<DialogResponse, BotError> {
+        self.record(Call::DialogSubmit);
+        Ok(DialogResponse::Message("dialog submit".to_owned()))
+    }
+
+    async fn on_search(&self, _: &Context<'_>, query: &SearchQuery<'_>) -> Result<SearchResponse, BotError> {
+        self.record(Call::Search(query.command_id.to_owned()));
+        Ok(SearchResponse::Message(format!("search {}", query.command_id)))
+    }
+
+    async fn on_search_select(&self, _: &Context<'_>, _: &SearchSelection<'_>) -> Result<SearchResponse, BotError> {
+        self.record(Call::SearchSelect);
+        Ok(SearchResponse::Message("search select".to_owned()))
+    }
+
     async fn on_invoke(&self, _: &Context<'_>, invoke: &InvokeRequest<'_>) -> Result<InvokeResponse, BotError> {
         self.record(Call::Invoke(invoke.name.to_owned()));
         Ok(InvokeResponse::json(json!({"handled": invoke.name})))
@@ -172,12 +197,27 @@ fn case(file: &'static str, calls: Vec<Call>, effect: Effect) -> Case {
 
 /// An invoke answered by the recording bot's `on_invoke`.
 fn invoke(file: &'static str, name: &str) -> Case {
+    typed(file, Call::Invoke(name.to_owned()), json!({"handled": name}))
+}
+
+/// An invoke answered by one of the recording bot's handlers (`call`) with `answer`.
+fn typed(file: &'static str, call: Call, answer: Value) -> Case {
     Case {
         file,
-        calls: vec![Call::Invoke(name.to_owned())],
-        answer: Answer::Json(json!({"handled": name})),
+        calls: vec![call],
+        answer: Answer::Json(answer),
         effect: Effect::None,
     }
+}
+
+/// The recording bot's answer to a dialog invoke.
+fn dialog_message(text: &str) -> Value {
+    json!({"task": {"type": "message", "value": text}})
+}
+
+/// The recording bot's answer to a search invoke.
+fn search_message(text: &str) -> Value {
+    json!({"composeExtension": {"type": "message", "text": text}})
 }
 
 fn event(name: &str) -> Vec<Call> {
@@ -343,10 +383,27 @@ fn corpus_cases() -> Vec<Case> {
             })),
             effect: None,
         },
-        invoke("invoke.task-fetch.json", "task/fetch"),
-        invoke("invoke.task-submit.json", "task/submit"),
-        invoke("invoke.composeExtension-query.json", "composeExtension/query"),
-        invoke("invoke.composeExtension-selectItem.json", "composeExtension/selectItem"),
+        // Dialogs and message extension search: their typed handlers (issue 18).
+        typed(
+            "invoke.task-fetch.json",
+            Call::DialogOpen,
+            dialog_message("dialog open"),
+        ),
+        typed(
+            "invoke.task-submit.json",
+            Call::DialogSubmit,
+            dialog_message("dialog submit"),
+        ),
+        typed(
+            "invoke.composeExtension-query.json",
+            Call::Search("searchCmd".to_owned()),
+            search_message("search searchCmd"),
+        ),
+        typed(
+            "invoke.composeExtension-selectItem.json",
+            Call::SearchSelect,
+            search_message("search select"),
+        ),
         invoke(
             "invoke.composeExtension-fetchTask-groupChat.json",
             "composeExtension/fetchTask",
@@ -682,7 +739,10 @@ fn shared_payload_cases() -> Vec<(&'static str, Vec<Call>, Answer)> {
         ),
         (
             "invoke.composeExtension-query.bbmt.json",
-            invoke("composeExtension/query"),
+            (
+                vec![Call::Search("testQuery".to_owned())],
+                Answer::Json(search_message("search testQuery")),
+            ),
         ),
         ("invoke.fileConsent-accept.bbmt.json", invoke("fileConsent/invoke")),
         ("invoke.signin-verifyState.bbmt.json", invoke("signin/verifyState")),

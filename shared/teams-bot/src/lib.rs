@@ -42,12 +42,14 @@ pub mod errors {
     pub use connector::ConnectorError;
     pub use store::StoreError;
 }
-pub use service::api::testkit;
 pub use service::api::{
-    Bot, BotError, BotIdentity, CardAction, Context, ConversationEvent, IncomingMessage, InstallAction, Installation,
+    ActionInvoke, Bot, BotError, BotIdentity, CardAction, CardActionResponse, Context, ConversationEvent, Dialog,
+    DialogRequest, DialogResponse, DialogSize, IncomingMessage, InstallAction, Installation, InvokeError,
     InvokeRequest, InvokeResponse, JobRun, Jobs, MAX_ROSTER_PAGES, MembersChanged, Message, MessageDeleted,
-    MessageEdit, NoBot, PersonalWelcome, ReactionsChanged, ScheduledJob, Scope, SentMessage, State, TeamWelcome,
+    MessageEdit, NO_DIALOG, NoBot, PersonalWelcome, ReactionsChanged, ResultLayout, ScheduledJob, Scope, SearchQuery,
+    SearchResponse, SearchResult, SearchSelection, SentMessage, State, TeamWelcome,
 };
+pub use service::api::{invokes, testkit};
 
 #[cfg(feature = "devserver")]
 pub mod devserver;

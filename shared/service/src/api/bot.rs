@@ -1,9 +1,10 @@
 //! The trait a user implements: one async method per thing Teams delivers, each a no-op by default.
 
 use crate::api::events::{
-    CardAction, ConversationEvent, Installation, InvokeRequest, InvokeResponse, JobRun, MembersChanged, MessageDeleted,
-    MessageEdit, PersonalWelcome, ReactionsChanged, TeamWelcome,
+    CardAction, ConversationEvent, DialogRequest, Installation, InvokeRequest, InvokeResponse, JobRun, MembersChanged,
+    MessageDeleted, MessageEdit, PersonalWelcome, ReactionsChanged, SearchQuery, SearchSelection, TeamWelcome,
 };
+use crate::api::invokes::{DialogResponse, SearchResponse};
 use crate::api::{BotError, Context, IncomingMessage};
 use async_trait::async_trait;
 use models::Activity;
@@ -17,6 +18,11 @@ use models::Activity;
 ///
 /// A handler's `Err` is logged with the activity's ids and counted; the webhook still answers Teams with 200
 /// (Teams would only redeliver the same activity, which the runtime would then drop as a duplicate).
+///
+/// Invokes Teams waits an answer for have typed handlers: Adaptive Card actions ([`Bot::on_card_action`]),
+/// dialogs ([`Bot::on_dialog_open`], [`Bot::on_dialog_submit`]) and message extension search ([`Bot::on_search`],
+/// [`Bot::on_search_select`]); [`Bot::on_invoke`] gets every other one. An invoke whose `value` is not what its
+/// name promises reaches no handler: the runtime answers it with a `BadRequest` error.
 ///
 /// # Example
 /// ```
@@ -182,8 +188,11 @@ pub trait Bot: Send + Sync + 'static {
         Ok(())
     }
 
-    /// An Adaptive Card button was pressed (`Action.Submit` or `Action.Execute`). For an `Action.Execute` Teams
-    /// shows the answer (a message, or a refreshed card); for a submit the answer is not sent anywhere.
+    /// An Adaptive Card button was pressed (`Action.Submit` or `Action.Execute`), or Teams refreshes a card as it
+    /// is shown (the card's `refresh` action, an `Action.Execute` with `trigger: automatic`). For an
+    /// `Action.Execute` Teams shows the answer: a card in place of the one the action came from
+    /// ([`InvokeResponse::card`]), a message ([`InvokeResponse::message`]) or an error
+    /// ([`crate::api::CardActionResponse::Error`]); for a submit the answer is not sent anywhere.
     ///
     /// ```
     /// use teams_bot::{Bot, BotError, CardAction, Context, InvokeRequest, InvokeResponse};
@@ -194,11 +203,22 @@ pub trait Bot: Send + Sync + 'static {
     /// #[teams_bot::async_trait]
     /// impl Bot for Buttons {
     ///     async fn on_card_action(&self, ctx: &Context<'_>, action: &CardAction<'_>) -> Result<InvokeResponse, BotError> {
-    ///         if action.verb == Some("approve") {
-    ///             ctx.reply("Approved.").await?;
-    ///             return Ok(InvokeResponse::message("Thanks, approved."));
+    ///         match action.verb {
+    ///             Some("approve") => {
+    ///                 ctx.reply("Approved.").await?;
+    ///                 Ok(InvokeResponse::message("Thanks, approved."))
+    ///             }
+    ///             // A counter card: each press answers the same card, one higher, in place.
+    ///             Some("count") => {
+    ///                 let n = action.data["count"].as_u64().unwrap_or(0) + 1;
+    ///                 Ok(InvokeResponse::card(json!({
+    ///                     "type": "AdaptiveCard", "version": "1.5",
+    ///                     "body": [{"type": "TextBlock", "text": format!("Pressed {n} times")}],
+    ///                     "actions": [{"type": "Action.Execute", "title": "Press", "verb": "count", "data": {"count": n}}],
+    ///                 })))
+    ///             }
+    ///             _ => Ok(InvokeResponse::ok()),
     ///         }
-    ///         Ok(InvokeResponse::ok())
     ///     }
     ///
     ///     async fn on_invoke(&self, _ctx: &Context<'_>, invoke: &InvokeRequest<'_>) -> Result<InvokeResponse, BotError> {
@@ -217,7 +237,175 @@ pub trait Bot: Send + Sync + 'static {
         Ok(InvokeResponse::ok())
     }
 
-    /// Any other invoke: answered with the returned status and body within Teams' 5 s.
+    /// A user asks for a dialog (`task/fetch`): a card button whose action is `task/fetch` (an Adaptive Card
+    /// `Action.Submit` with `"data": {"msteams": {"type": "task/fetch"}}`, or a Bot Framework card's `invoke`
+    /// action). Answer [`DialogResponse::Show`] with the [`crate::api::Dialog`] to open (an Adaptive Card or an
+    /// https page), or [`DialogResponse::Message`]. Without this handler the user is told there is no dialog
+    /// ([`NO_DIALOG`]).
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use teams_bot::{Bot, BotError, Context, Dialog, DialogRequest, DialogResponse, DialogSize};
+    ///
+    /// struct Feedback;
+    ///
+    /// #[teams_bot::async_trait]
+    /// impl Bot for Feedback {
+    ///     async fn on_dialog_open(&self, _ctx: &Context<'_>, _request: &DialogRequest<'_>) -> Result<DialogResponse, BotError> {
+    ///         let form = json!({
+    ///             "type": "AdaptiveCard", "version": "1.5",
+    ///             "body": [{"type": "Input.Text", "id": "feedback", "label": "Your feedback"}],
+    ///             "actions": [{"type": "Action.Submit", "title": "Send"}],
+    ///         });
+    ///         Ok(DialogResponse::Show(Dialog::adaptive_card(form).title("Feedback").size(DialogSize::Small, DialogSize::Medium)))
+    ///     }
+    ///
+    ///     async fn on_dialog_submit(&self, ctx: &Context<'_>, submit: &DialogRequest<'_>) -> Result<DialogResponse, BotError> {
+    ///         match submit.data["feedback"].as_str().map(str::trim) {
+    ///             Some(text) if !text.is_empty() => {
+    ///                 ctx.conversation_state().save("last-feedback", &text, None).await?;
+    ///                 Ok(DialogResponse::Message("Thanks for your feedback.".into()))
+    ///             }
+    ///             _ => Ok(DialogResponse::Close),
+    ///         }
+    ///     }
+    /// }
+    /// ```
+    ///
+    /// # Errors
+    /// Whatever the handler fails with; logged and counted, and Teams gets a 200 with an empty body.
+    async fn on_dialog_open(&self, ctx: &Context<'_>, request: &DialogRequest<'_>) -> Result<DialogResponse, BotError> {
+        let _ = (ctx, request);
+        Ok(DialogResponse::Message(NO_DIALOG.to_owned()))
+    }
+
+    /// A user submitted a dialog (`task/submit`): [`DialogRequest::data`] holds the card's input values with its
+    /// submit button's data. Answer [`DialogResponse::Close`] (the default), a [`DialogResponse::Message`], or the
+    /// next step with [`DialogResponse::Show`] (a wizard). See [`Bot::on_dialog_open`] for the dialog's opening.
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use teams_bot::{Bot, BotError, Context, Dialog, DialogRequest, DialogResponse};
+    ///
+    /// struct Signup;
+    ///
+    /// #[teams_bot::async_trait]
+    /// impl Bot for Signup {
+    ///     async fn on_dialog_submit(&self, _ctx: &Context<'_>, submit: &DialogRequest<'_>) -> Result<DialogResponse, BotError> {
+    ///         match (submit.data["step"].as_str(), submit.data["name"].as_str()) {
+    ///             // Step 1 done: show step 2, carrying the name on in the next submit's data.
+    ///             (Some("name"), Some(name)) => Ok(DialogResponse::Show(Dialog::adaptive_card(json!({
+    ///                 "type": "AdaptiveCard", "version": "1.5",
+    ///                 "body": [{"type": "Input.Text", "id": "email", "label": "Email"}],
+    ///                 "actions": [{"type": "Action.Submit", "title": "Done", "data": {"step": "email", "name": name}}],
+    ///             })).title(format!("Hello {name}")))),
+    ///             (Some("email"), Some(name)) => Ok(DialogResponse::Message(format!("Signed up, {name}."))),
+    ///             _ => Ok(DialogResponse::Close),
+    ///         }
+    ///     }
+    /// }
+    /// ```
+    ///
+    /// # Errors
+    /// Whatever the handler fails with; logged and counted, and Teams gets a 200 with an empty body.
+    async fn on_dialog_submit(
+        &self,
+        ctx: &Context<'_>,
+        submit: &DialogRequest<'_>,
+    ) -> Result<DialogResponse, BotError> {
+        let _ = (ctx, submit);
+        Ok(DialogResponse::Close)
+    }
+
+    /// A user searches with the bot's message extension (`composeExtension/query`, a search command of the app
+    /// manifest's `composeExtensions`), as they type; Teams shows the results and inserts the one picked into the
+    /// user's message. Answer within Teams' 5 s. Without this handler the answer is an empty list.
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use teams_bot::models::{Attachment, CardAction, HeroCard};
+    /// use teams_bot::{Bot, BotError, Context, SearchQuery, SearchResponse, SearchResult, SearchSelection};
+    ///
+    /// const FRUIT: [&str; 4] = ["apple", "banana", "cherry", "date"];
+    ///
+    /// fn card(name: &str) -> HeroCard {
+    ///     HeroCard { title: Some(name.to_owned()), ..HeroCard::default() }
+    /// }
+    ///
+    /// struct Fruit;
+    ///
+    /// #[teams_bot::async_trait]
+    /// impl Bot for Fruit {
+    ///     async fn on_search(&self, _ctx: &Context<'_>, query: &SearchQuery<'_>) -> Result<SearchResponse, BotError> {
+    ///         let results = FRUIT
+    ///             .iter()
+    ///             .filter(|name| name.contains(query.text))
+    ///             .skip(query.skip)
+    ///             .take(query.count.unwrap_or(25))
+    ///             .map(|name| {
+    ///                 let tap = CardAction { action_type: "invoke".into(), value: Some(json!({"fruit": name})), ..CardAction::default() };
+    ///                 let preview = HeroCard { tap: Some(tap), ..card(name) };
+    ///                 SearchResult::new(Attachment::hero(&card(name))).preview(Attachment::hero(&preview))
+    ///             })
+    ///             .collect();
+    ///         Ok(SearchResponse::list(results))
+    ///     }
+    ///
+    ///     async fn on_search_select(&self, _ctx: &Context<'_>, picked: &SearchSelection<'_>) -> Result<SearchResponse, BotError> {
+    ///         let Some(name) = picked.item["fruit"].as_str() else {
+    ///             return Ok(SearchResponse::empty());
+    ///         };
+    ///         let full = HeroCard { text: Some(format!("{name}: fresh today")), ..card(name) };
+    ///         Ok(SearchResponse::list(vec![SearchResult::new(Attachment::hero(&full))]))
+    ///     }
+    /// }
+    /// ```
+    ///
+    /// # Errors
+    /// Whatever the handler fails with; logged and counted, and Teams gets a 200 with an empty body.
+    async fn on_search(&self, ctx: &Context<'_>, query: &SearchQuery<'_>) -> Result<SearchResponse, BotError> {
+        let _ = (ctx, query);
+        Ok(SearchResponse::empty())
+    }
+
+    /// A user picked one of the search results whose preview has an `invoke` tap
+    /// (`composeExtension/selectItem`): answer the card to insert into their message, as a one-result list. Without
+    /// this handler the answer is an empty list. See [`Bot::on_search`] for the results and their taps.
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use teams_bot::models::Attachment;
+    /// use teams_bot::{Bot, BotError, Context, SearchResponse, SearchResult, SearchSelection};
+    ///
+    /// struct Orders;
+    ///
+    /// #[teams_bot::async_trait]
+    /// impl Bot for Orders {
+    ///     async fn on_search_select(&self, _ctx: &Context<'_>, picked: &SearchSelection<'_>) -> Result<SearchResponse, BotError> {
+    ///         // The preview's tap was `{"type": "invoke", "value": {"order": 42}}`.
+    ///         let Some(order) = picked.item["order"].as_u64() else {
+    ///             return Ok(SearchResponse::Message("That order is gone.".into()));
+    ///         };
+    ///         let card = json!({"type": "AdaptiveCard", "version": "1.5",
+    ///             "body": [{"type": "TextBlock", "text": format!("Order {order}: shipped")}]});
+    ///         Ok(SearchResponse::list(vec![SearchResult::new(Attachment::adaptive(card))]))
+    ///     }
+    /// }
+    /// ```
+    ///
+    /// # Errors
+    /// Whatever the handler fails with; logged and counted, and Teams gets a 200 with an empty body.
+    async fn on_search_select(
+        &self,
+        ctx: &Context<'_>,
+        selection: &SearchSelection<'_>,
+    ) -> Result<SearchResponse, BotError> {
+        let _ = (ctx, selection);
+        Ok(SearchResponse::empty())
+    }
+
+    /// Any other invoke (`composeExtension/fetchTask`, `signin/verifyState`, ...): answered with the returned
+    /// status and body within Teams' 5 s.
     ///
     /// # Errors
     /// Whatever the handler fails with; logged and counted, and Teams gets a 200 with an empty body.
@@ -278,6 +466,9 @@ pub trait Bot: Send + Sync + 'static {
         Ok(())
     }
 }
+
+/// What a dialog request (`task/fetch`) answers when the bot has no [`Bot::on_dialog_open`].
+pub const NO_DIALOG: &str = "This app has no dialog to open here.";
 
 /// The bot that does nothing: every event is accepted and ignored.
 #[derive(Clone, Copy, Debug, Default)]

@@ -1,6 +1,9 @@
 //! What Teams delivers, as the handlers of a [`crate::api::Bot`] see it: one small type per event, each keeping
 //! the whole inbound [`Activity`] at hand for anything not lifted out.
 
+use crate::api::invokes::{
+    ActionInvoke, CardActionResponse, DialogInvoke, DialogResponse, InvokeError, SearchInvoke, SearchResponse, to_json,
+};
 use models::{Activity, ActivityId, ChannelAccount, ConversationType, Message, TeamsEventType, TenantId};
 use serde_json::{Value, json};
 use store::Timestamp;
@@ -162,14 +165,65 @@ pub struct CardAction<'a> {
     pub from: &'a ChannelAccount,
     /// Whether Teams waits for an [`InvokeResponse`] (an `Action.Execute`).
     pub is_invoke: bool,
+    /// The typed `value` of an `Action.Execute` (the action's `id`, the `trigger`: a user's click or Teams'
+    /// automatic refresh, fields not named kept); `None` for an `Action.Submit`.
+    pub invoke: Option<&'a ActionInvoke>,
     /// The message the card is in (`replyToId`), when Teams names it.
     pub message_id: Option<&'a ActivityId>,
     /// The whole inbound activity.
     pub activity: &'a Activity,
 }
 
-/// Any other invoke (`task/fetch`, `composeExtension/query`, `signin/verifyState`, ...), answered with the
-/// handler's [`InvokeResponse`].
+/// A user asked for a dialog (`task/fetch`: a card button whose action is `task/fetch`) or submitted one
+/// (`task/submit`: an `Action.Submit` of the dialog's card, or a web page's `submitTask`).
+#[derive(Clone, Debug)]
+pub struct DialogRequest<'a> {
+    /// `task/fetch`: the data of the button that asked for the dialog; `task/submit`: the dialog card's input
+    /// values with its submit button's data. `null` when Teams sent none.
+    pub data: &'a Value,
+    /// Who asked or submitted.
+    pub from: &'a ChannelAccount,
+    /// The whole `value`, typed (`context.theme`, fields not named kept).
+    pub invoke: &'a DialogInvoke,
+    /// The whole inbound activity.
+    pub activity: &'a Activity,
+}
+
+/// A user searches with the bot's message extension (`composeExtension/query`, sent as they type).
+#[derive(Clone, Debug)]
+pub struct SearchQuery<'a> {
+    /// The search command's `id` in the app manifest.
+    pub command_id: &'a str,
+    /// What the user typed (the first parameter), trimmed; empty on Teams' default query.
+    pub text: &'a str,
+    /// Whether this is Teams' default query, sent as the extension opens (the manifest's `initialRun`).
+    pub initial_run: bool,
+    /// How many results to skip (`queryOptions.skip`, 0 when absent).
+    pub skip: usize,
+    /// How many results Teams asks for (`queryOptions.count`), when it says.
+    pub count: Option<usize>,
+    /// Who searches.
+    pub from: &'a ChannelAccount,
+    /// The whole `value`, typed (every parameter, `state`, fields not named kept).
+    pub invoke: &'a SearchInvoke,
+    /// The whole inbound activity.
+    pub activity: &'a Activity,
+}
+
+/// A user picked one of the search results (`composeExtension/selectItem`): the `value` of its preview's `invoke`
+/// tap.
+#[derive(Clone, Debug)]
+pub struct SearchSelection<'a> {
+    /// The preview's tap `value`, as the bot put it there.
+    pub item: &'a Value,
+    /// Who picked it.
+    pub from: &'a ChannelAccount,
+    /// The whole inbound activity.
+    pub activity: &'a Activity,
+}
+
+/// Any other invoke (`composeExtension/fetchTask`, `signin/verifyState`, `fileConsent/invoke`, ...), answered with
+/// the handler's [`InvokeResponse`].
 #[derive(Clone, Debug)]
 pub struct InvokeRequest<'a> {
     /// The invoke's `name`.
@@ -207,11 +261,14 @@ impl InvokeResponse {
     /// The answer to an `adaptiveCard/action` that shows the user a short message.
     #[must_use]
     pub fn message(text: impl Into<String>) -> Self {
-        Self::json(json!({
-            "statusCode": 200,
-            "type": "application/vnd.microsoft.activity.message",
-            "value": text.into(),
-        }))
+        CardActionResponse::Message(text.into()).into()
+    }
+
+    /// The answer to an `adaptiveCard/action` that shows this Adaptive Card (its JSON) in place of the card the
+    /// action came from.
+    #[must_use]
+    pub fn card(card: Value) -> Self {
+        CardActionResponse::Card(card).into()
     }
 
     /// The same body with another HTTP status.
@@ -225,6 +282,32 @@ impl InvokeResponse {
 impl Default for InvokeResponse {
     fn default() -> Self {
         Self::ok()
+    }
+}
+
+impl From<CardActionResponse> for InvokeResponse {
+    /// HTTP 200 with the Universal Action answer (an error's status is its `statusCode`, as the model requires).
+    fn from(response: CardActionResponse) -> Self {
+        Self::json(to_json(&response))
+    }
+}
+
+impl From<InvokeError> for InvokeResponse {
+    /// HTTP 200 with the error answer: `{"statusCode": 4xx, "type": "application/vnd.microsoft.error", ...}`.
+    fn from(error: InvokeError) -> Self {
+        CardActionResponse::Error(error).into()
+    }
+}
+
+impl From<DialogResponse> for InvokeResponse {
+    fn from(response: DialogResponse) -> Self {
+        Self::json(to_json(&response))
+    }
+}
+
+impl From<SearchResponse> for InvokeResponse {
+    fn from(response: SearchResponse) -> Self {
+        Self::json(to_json(&response))
     }
 }
 

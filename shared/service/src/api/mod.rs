@@ -8,15 +8,21 @@ mod bot;
 mod context;
 mod events;
 mod identity;
+pub mod invokes;
 mod message;
 pub mod testkit;
 
-pub use bot::{Bot, NoBot};
+pub use bot::{Bot, NO_DIALOG, NoBot};
 pub(crate) use context::job_data;
 pub use context::{BotError, Context, Jobs, MAX_ROSTER_PAGES, ScheduledJob, SentMessage, State};
 pub use events::{
-    CardAction, ConversationEvent, IncomingMessage, InstallAction, Installation, InvokeRequest, InvokeResponse, JobRun,
-    MembersChanged, MessageDeleted, MessageEdit, PersonalWelcome, ReactionsChanged, Scope, TeamWelcome,
+    CardAction, ConversationEvent, DialogRequest, IncomingMessage, InstallAction, Installation, InvokeRequest,
+    InvokeResponse, JobRun, MembersChanged, MessageDeleted, MessageEdit, PersonalWelcome, ReactionsChanged, Scope,
+    SearchQuery, SearchSelection, TeamWelcome,
 };
 pub use identity::BotIdentity;
+pub use invokes::{
+    ActionInvoke, CardActionResponse, Dialog, DialogInvoke, DialogResponse, DialogSize, ExecuteAction, InvokeError,
+    ResultLayout, SearchInvoke, SearchParameter, SearchResponse, SearchResult,
+};
 pub use message::Message;

@@ -1,17 +1,27 @@
 //! Routes a checked, first-seen inbound activity to the bot's handler for it. Every kind of activity is matched
-//! here by name, so a new kind is a compile error until it is routed.
+//! here by name, so a new kind is a compile error until it is routed; so is every invoke with a typed handler
+//! (`TypedInvoke`).
 
+use crate::api::invokes::{
+    ActionInvoke, DIALOG_OPEN, DIALOG_SUBMIT, DialogInvoke, SEARCH_QUERY, SEARCH_SELECT, SearchInvoke,
+};
 use crate::api::{
-    BotError, CardAction, Context, ConversationEvent, IncomingMessage, InstallAction, Installation, InvokeRequest,
-    InvokeResponse, MembersChanged, MessageDeleted, MessageEdit, ReactionsChanged, Scope,
+    Bot, BotError, CardAction, Context, ConversationEvent, DialogRequest, IncomingMessage, InstallAction, Installation,
+    InvokeError, InvokeRequest, InvokeResponse, MembersChanged, MessageDeleted, MessageEdit, ReactionsChanged, Scope,
+    SearchQuery, SearchSelection,
 };
 use crate::app::App;
 use crate::flows::mentions::{is_bot_mentioned, strip_bot_mentions};
 use crate::flows::triggers::{is_group, team_id};
-use models::{Activity, ActivityKind, ChannelAccount, ConversationReference, InstallationAction};
+use models::{Activity, ActivityKind, ChannelAccount, ConversationReference, InstallationAction, Invoke};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 /// The name of the invoke an Adaptive Card `Action.Execute` sends.
-pub const ADAPTIVE_CARD_ACTION: &str = "adaptiveCard/action";
+pub use crate::api::invokes::ADAPTIVE_CARD_ACTION;
+
+/// `null`, for an invoke without a `value`.
+static NULL: Value = Value::Null;
 
 /// What became of an activity: the invoke answer, if it is an invoke.
 #[derive(Debug)]
@@ -30,11 +40,43 @@ impl Handled {
         result.map(|()| Self { route, invoke: None })
     }
 
-    fn answered(route: &'static str, result: Result<InvokeResponse, BotError>) -> Result<Self, BotError> {
+    fn answered<R: Into<InvokeResponse>>(route: &'static str, result: Result<R, BotError>) -> Result<Self, BotError> {
         result.map(|invoke| Self {
             route,
-            invoke: Some(invoke),
+            invoke: Some(invoke.into()),
         })
+    }
+
+    /// An invoke the runtime answers itself, with no handler run: its `value` (or sender) is not what its name
+    /// promises.
+    fn refused(name: &str, error: InvokeError) -> Result<Self, BotError> {
+        tracing::info!(invoke = name, reason = %error.message, "invoke refused: malformed");
+        Ok(Self {
+            route: "refused: malformed invoke",
+            invoke: Some(error.into()),
+        })
+    }
+}
+
+/// Whether an invoke without a `value` is malformed (else it reads as an empty value).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ValueIs {
+    Required,
+    Optional,
+}
+
+/// The `value` of invoke `name` as `T`, or the error Teams gets: a missing required value, a value that is not a
+/// JSON object, or one whose fields do not fit (botbuilder answers the same cases with `BadRequest`).
+fn read_value<T: DeserializeOwned + Default>(name: &str, value: Option<&Value>, is: ValueIs) -> Result<T, InvokeError> {
+    match value {
+        None | Some(Value::Null) if is == ValueIs::Optional => Ok(T::default()),
+        None | Some(Value::Null) => Err(InvokeError::bad_request(format!("{name} without a value"))),
+        Some(object @ Value::Object(_)) => {
+            T::deserialize(object).map_err(|e| InvokeError::bad_request(format!("{name}: malformed value: {e}")))
+        }
+        Some(_) => Err(InvokeError::bad_request(format!(
+            "{name}: the value is not a JSON object"
+        ))),
     }
 }
 
@@ -67,6 +109,7 @@ pub(crate) async fn dispatch(
                     data,
                     from,
                     is_invoke: false,
+                    invoke: None,
                     message_id: activity.reply_to_id.as_ref(),
                     activity,
                 };
@@ -190,37 +233,128 @@ pub(crate) async fn dispatch(
             };
             Handled::ran("on_installation", bot.on_installation(&ctx, &installation).await)
         }
-        ActivityKind::Invoke(invoke) => {
-            let name = invoke.name.as_deref().unwrap_or_default();
-            if name == ADAPTIVE_CARD_ACTION
-                && let Some(from) = from
-            {
-                let action_value = invoke.value.as_ref().and_then(|v| v.get("action"));
-                let data = action_value
-                    .and_then(|a| a.get("data"))
-                    .unwrap_or(&serde_json::Value::Null);
-                let action = CardAction {
-                    verb: action_value
-                        .and_then(|a| a.get("verb"))
-                        .and_then(serde_json::Value::as_str),
-                    data,
-                    from,
-                    is_invoke: true,
-                    message_id: activity.reply_to_id.as_ref(),
-                    activity,
-                };
-                return Handled::answered("on_card_action", bot.on_card_action(&ctx, &action).await);
-            }
-            let request = InvokeRequest {
-                name,
-                value: invoke.value.as_ref(),
-                from,
-                activity,
-            };
-            Handled::answered("on_invoke", bot.on_invoke(&ctx, &request).await)
-        }
+        ActivityKind::Invoke(invoke) => route_invoke(bot, &ctx, activity, invoke, from).await,
         ActivityKind::Event(_) => Handled::ignored("event activity"),
         ActivityKind::Typing(_) => Handled::ignored("typing"),
         ActivityKind::Unknown { .. } => Handled::ignored("unknown activity type"),
+    }
+}
+
+/// The invokes with a typed handler.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TypedInvoke {
+    /// `adaptiveCard/action`: `on_card_action`.
+    CardAction,
+    /// `task/fetch`: `on_dialog_open`.
+    DialogOpen,
+    /// `task/submit`: `on_dialog_submit`.
+    DialogSubmit,
+    /// `composeExtension/query`: `on_search`.
+    Search,
+    /// `composeExtension/selectItem`: `on_search_select`.
+    SearchSelect,
+}
+
+impl TypedInvoke {
+    fn named(name: &str) -> Option<Self> {
+        match name {
+            ADAPTIVE_CARD_ACTION => Some(Self::CardAction),
+            DIALOG_OPEN => Some(Self::DialogOpen),
+            DIALOG_SUBMIT => Some(Self::DialogSubmit),
+            SEARCH_QUERY => Some(Self::Search),
+            SEARCH_SELECT => Some(Self::SearchSelect),
+            _ => None,
+        }
+    }
+}
+
+/// Runs the bot's handler for an invoke: the typed one for the names that have one, else `on_invoke`. A typed
+/// invoke whose sender or `value` is malformed is answered with a `BadRequest` error and reaches no handler.
+async fn route_invoke(
+    bot: &dyn Bot,
+    ctx: &Context<'_>,
+    activity: &Activity,
+    invoke: &Invoke,
+    from: Option<&ChannelAccount>,
+) -> Result<Handled, BotError> {
+    let name = invoke.name.as_deref().unwrap_or_default();
+    let value = invoke.value.as_ref();
+    let Some(typed) = TypedInvoke::named(name) else {
+        let request = InvokeRequest {
+            name,
+            value,
+            from,
+            activity,
+        };
+        return Handled::answered("on_invoke", bot.on_invoke(ctx, &request).await);
+    };
+    let Some(from) = from else {
+        let error = InvokeError::bad_request(format!("{name} without a sender (from)"));
+        return Handled::refused(name, error);
+    };
+    match typed {
+        TypedInvoke::CardAction => {
+            let execute: ActionInvoke = match read_value(name, value, ValueIs::Required) {
+                Ok(execute) => execute,
+                Err(e) => return Handled::refused(name, e),
+            };
+            let action = CardAction {
+                verb: execute.action.verb.as_deref(),
+                data: &execute.action.data,
+                from,
+                is_invoke: true,
+                invoke: Some(&execute),
+                message_id: activity.reply_to_id.as_ref(),
+                activity,
+            };
+            Handled::answered("on_card_action", bot.on_card_action(ctx, &action).await)
+        }
+        TypedInvoke::DialogOpen | TypedInvoke::DialogSubmit => {
+            let dialog: DialogInvoke = match read_value(name, value, ValueIs::Optional) {
+                Ok(dialog) => dialog,
+                Err(e) => return Handled::refused(name, e),
+            };
+            let request = DialogRequest {
+                data: &dialog.data,
+                from,
+                invoke: &dialog,
+                activity,
+            };
+            if typed == TypedInvoke::DialogOpen {
+                Handled::answered("on_dialog_open", bot.on_dialog_open(ctx, &request).await)
+            } else {
+                Handled::answered("on_dialog_submit", bot.on_dialog_submit(ctx, &request).await)
+            }
+        }
+        TypedInvoke::Search => {
+            let search: SearchInvoke = match read_value(name, value, ValueIs::Required) {
+                Ok(search) => search,
+                Err(e) => return Handled::refused(name, e),
+            };
+            let options = search.query_options.as_ref();
+            let query = SearchQuery {
+                command_id: &search.command_id,
+                text: search.text(),
+                initial_run: search.is_initial_run(),
+                skip: options
+                    .and_then(|o| o.skip)
+                    .and_then(|n| usize::try_from(n).ok())
+                    .unwrap_or(0),
+                count: options.and_then(|o| o.count).and_then(|n| usize::try_from(n).ok()),
+                from,
+                invoke: &search,
+                activity,
+            };
+            Handled::answered("on_search", bot.on_search(ctx, &query).await)
+        }
+        // Any JSON: the value is what the bot put in the preview's tap.
+        TypedInvoke::SearchSelect => {
+            let selection = SearchSelection {
+                item: value.unwrap_or(&NULL),
+                from,
+                activity,
+            };
+            Handled::answered("on_search_select", bot.on_search_select(ctx, &selection).await)
+        }
     }
 }
