@@ -27,6 +27,18 @@ use url::Url;
 /// `;`, `=`, and could contain `/`, `?`, `#` or `%`).
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
+/// What [`HttpConnector`] reports as it works, for metrics (each method does nothing unless overridden). Called
+/// in the task that made the call, once per event.
+pub trait CallObserver: Send + Sync + std::fmt::Debug {
+    /// Teams answered one attempt with 429 (Too Many Requests).
+    fn throttled(&self) {}
+    /// An attempt failed in a way that is retried, and the client is about to wait and try again.
+    fn retrying(&self) {}
+    /// No outbound token could be had (the token endpoint refused the client secret, or could not be reached):
+    /// nothing was sent.
+    fn token_failed(&self) {}
+}
+
 /// The Bot Connector over HTTPS: allowlist, pacing, token, request, retries.
 #[derive(Clone, Debug)]
 pub struct HttpConnector {
@@ -35,6 +47,7 @@ pub struct HttpConnector {
     allowlist: ServiceUrlAllowlist,
     retry: RetryPolicy,
     limiter: Arc<dyn RateLimiter>,
+    observer: Option<Arc<dyn CallObserver>>,
 }
 
 /// One request, before the serviceUrl is checked.
@@ -87,7 +100,15 @@ impl HttpConnector {
             allowlist,
             retry: config.retry,
             limiter: Arc::new(InProcessRateLimiter::new(config.tenant_requests_per_second)),
+            observer: None,
         })
+    }
+
+    /// The same client, reporting throttled answers, retries and token failures to `observer`.
+    #[must_use]
+    pub fn with_observer(mut self, observer: Arc<dyn CallObserver>) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// The same client with another rate limiter (e.g. a shared one, or [`crate::Unlimited`]).
@@ -148,7 +169,15 @@ impl HttpConnector {
         loop {
             attempt += 1;
             self.limiter.acquire(&key).await;
-            let token = self.tokens.token().await?;
+            let token = match self.tokens.token().await {
+                Ok(token) => token,
+                Err(e) => {
+                    if let Some(observer) = &self.observer {
+                        observer.token_failed();
+                    }
+                    return Err(e.into());
+                }
+            };
             let had_token = token.is_some();
             let mut rb = self
                 .http
@@ -177,14 +206,23 @@ impl HttpConnector {
                 Attempt::Fail(e) => return Err(e),
                 Attempt::Retry { error, retry_after } => (error, retry_after),
             };
-            if attempt >= self.retry.max_attempts || retry_after.is_some_and(|ra| ra > self.retry.max_delay) {
-                return Err(error);
+            let throttled = matches!(error, ConnectorError::Throttled { status: 429, .. });
+            if throttled && let Some(observer) = &self.observer {
+                observer.throttled();
             }
             let delay = self.retry.delay(attempt, retry_after);
-            if started.elapsed() + delay > self.retry.max_total {
+            if attempt >= self.retry.max_attempts
+                || retry_after.is_some_and(|ra| ra > self.retry.max_delay)
+                || started.elapsed() + delay > self.retry.max_total
+            {
+                tracing::warn!(method = %call.method, attempts = attempt, ?retry_after, error = %error, "Connector request given up after its retries");
                 return Err(error);
             }
-            tracing::debug!(method = %call.method, attempt, ?delay, error = %error, "retrying Connector request");
+            if let Some(observer) = &self.observer {
+                observer.retrying();
+            }
+            // Teams' throttling is worth seeing at INFO: it means the pacing is not keeping inside the limits.
+            tracing::info!(method = %call.method, attempt, ?delay, ?retry_after, throttled, error = %error, "retrying Connector request");
             tokio::time::sleep(delay).await;
         }
     }

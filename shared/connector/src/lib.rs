@@ -12,7 +12,7 @@ pub mod retry;
 pub mod token;
 
 pub use allowlist::{RefusedUrl, ServiceUrlAllowlist, TEAMS_HOSTS};
-pub use client::HttpConnector;
+pub use client::{CallObserver, HttpConnector};
 pub use config::{AppType, ConfigError, ConnectorConfig};
 pub use error::ConnectorError;
 pub use memory::{ConnectorCall, RecordingConnector};

@@ -584,3 +584,63 @@ async fn a_secret_that_stays_wrong_is_read_again_at_most_every_30_seconds() {
     assert!(matches!(&e, ConnectorError::Token(t) if t.is_invalid_client()), "{e:?}");
     assert_eq!(store.reads(), 1);
 }
+
+/// Counts what the client reports ([`connector::CallObserver`]).
+#[derive(Debug, Default)]
+struct Counted {
+    throttled: std::sync::atomic::AtomicUsize,
+    retrying: std::sync::atomic::AtomicUsize,
+    token_failed: std::sync::atomic::AtomicUsize,
+}
+
+impl Counted {
+    fn get(&self) -> (usize, usize, usize) {
+        use std::sync::atomic::Ordering::SeqCst;
+        (
+            self.throttled.load(SeqCst),
+            self.retrying.load(SeqCst),
+            self.token_failed.load(SeqCst),
+        )
+    }
+}
+
+impl connector::CallObserver for Counted {
+    fn throttled(&self) {
+        self.throttled.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+    fn retrying(&self) {
+        self.retrying.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+    fn token_failed(&self) {
+        self.token_failed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// The metrics' source: each 429 answer, each retry and each token failure is reported once (a 502 is a retry
+/// but no 429; the last 429 of an exhausted series is counted but not retried).
+#[tokio::test(start_paused = true)]
+async fn throttles_retries_and_token_failures_are_reported() {
+    let fake = seeded().start().await.unwrap();
+    let counted = Arc::new(Counted::default());
+    let c = client(&fake).with_observer(counted.clone());
+    let url = fake.service_url();
+    let conv = ConversationId::from(fake.personal_conversation(DEFAULT_TENANT, ALICE).unwrap());
+
+    fake.inject(Fault::throttle(Route::SendToConversation, 1).times(2));
+    fake.inject(Fault::status(Route::SendToConversation, 502).times(1));
+    c.send_to_conversation(&url, &conv, &text("x")).await.unwrap();
+    assert_eq!(counted.get(), (2, 3, 0));
+
+    fake.clear_faults();
+    fake.inject(Fault::throttle(Route::SendToConversation, 1));
+    c.send_to_conversation(&url, &conv, &text("y")).await.unwrap_err();
+    let attempts = RetryPolicy::default().max_attempts as usize;
+    assert_eq!(counted.get(), (2 + attempts, 3 + attempts - 1, 0));
+
+    let mut config = config(&fake);
+    config.app_password = "wrong".to_owned().into();
+    let refused = Arc::new(Counted::default());
+    let c = HttpConnector::new(&config).unwrap().with_observer(refused.clone());
+    c.team_details(&url, TEAM).await.unwrap_err();
+    assert_eq!(refused.get(), (0, 0, 1));
+}

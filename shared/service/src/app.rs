@@ -167,7 +167,8 @@ impl App {
                 (Arc::new(DynamoStore::new(client, table.clone())), None)
             }
         };
-        let mut connector = HttpConnector::new(&connector_config)?;
+        let mut connector =
+            HttpConnector::new(&connector_config)?.with_observer(Arc::new(crate::metrics::ConnectorMetrics));
         if let Some(source) = secret_source {
             connector = connector.with_secret_source(source);
         }
@@ -177,6 +178,8 @@ impl App {
             connector = connector.with_rate_limiter(Arc::new(limiter));
         }
         let connector: Arc<dyn Connector> = Arc::new(connector);
+        // The devserver with BOT_METRICS=emf prints its counts every minute (Lambda prints per invocation).
+        crate::metrics::start_periodic(&config.metrics);
         let identity = if config.auth.app_id.is_empty() {
             BotIdentity::new(String::new(), config.bot_name.clone())
         } else {

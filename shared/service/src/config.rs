@@ -1,5 +1,6 @@
 //! One typed configuration, read once at cold start (docs/contract.md "Configuration").
 
+use crate::metrics::{DEVSERVER_FUNCTION, DEVSERVER_INTERVAL, MetricsConfig, MetricsMode};
 use auth::AuthConfig;
 use connector::ConnectorConfig;
 use std::net::SocketAddr;
@@ -29,6 +30,8 @@ pub enum ConfigError {
     BindAddr(String),
     #[error("WELCOME_ROSTER must be `true` or `false`, not `{0}`")]
     WelcomeRoster(String),
+    #[error("BOT_METRICS must be `emf` or `off`, not `{0}`")]
+    Metrics(String),
     #[error(
         "MICROSOFT_APP_ID is set, so the bot needs its client secret: MICROSOFT_APP_PASSWORD, or the ARN of a \
          Secrets Manager secret holding it in MICROSOFT_APP_PASSWORD_SECRET_ARN (as infra/template.yaml deploys)"
@@ -61,6 +64,9 @@ pub struct Config {
     /// `BOT_ADMIN_TOKEN` (devserver only): the bearer token of the local admin routes; without it the devserver
     /// makes a random one at start.
     pub admin_token: Option<secrecy::SecretString>,
+    /// `BOT_METRICS` (`emf` by default in Lambda, `off` in the devserver) and the `Function` dimension
+    /// (`AWS_LAMBDA_FUNCTION_NAME`, else `devserver`): see [`crate::metrics`].
+    pub metrics: MetricsConfig,
 }
 
 /// Where the config is read: the devserver (embedded store by default, a bind address) or a Lambda
@@ -111,6 +117,18 @@ impl Config {
                 Some(raw.parse().map_err(|_| ConfigError::BindAddr(raw))?)
             }
         };
+        let metrics = MetricsConfig {
+            mode: match (set("BOT_METRICS").as_deref(), runtime) {
+                (None, Runtime::Lambda) | (Some("emf"), _) => MetricsMode::Emf,
+                (None, Runtime::Devserver) | (Some("off"), _) => MetricsMode::Off,
+                (Some(other), _) => return Err(ConfigError::Metrics(other.to_owned())),
+            },
+            function: set("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| DEVSERVER_FUNCTION.to_owned()),
+            interval: match runtime {
+                Runtime::Devserver => Some(DEVSERVER_INTERVAL),
+                Runtime::Lambda => None,
+            },
+        };
         let connector = ConnectorConfig::from_lookup_secret_later(&var)?;
         // The password as the connector read it (`MICROSOFT_APP_PASSWORD`, empty when unset).
         let has_password = !secrecy::ExposeSecret::expose_secret(&connector.app_password).is_empty();
@@ -134,6 +152,7 @@ impl Config {
                 Runtime::Devserver => set("BOT_ADMIN_TOKEN").map(secrecy::SecretString::from),
                 Runtime::Lambda => None,
             },
+            metrics,
         })
     }
 }
@@ -207,6 +226,28 @@ mod tests {
         )
         .unwrap();
         assert!(lambda.admin_token.is_none());
+    }
+
+    #[test]
+    fn metrics_are_emf_lines_in_lambda_and_off_locally_unless_asked() {
+        let lambda = Config::from_lookup(
+            Runtime::Lambda,
+            lookup(&[("TABLE_NAME", "t"), ("AWS_LAMBDA_FUNCTION_NAME", "bot-Messages-1")]),
+        )
+        .unwrap();
+        assert_eq!(lambda.metrics.mode, MetricsMode::Emf);
+        assert_eq!(lambda.metrics.function, "bot-Messages-1");
+        assert_eq!(lambda.metrics.interval, None, "per invocation");
+        let local = Config::from_lookup(Runtime::Devserver, lookup(&[])).unwrap();
+        assert_eq!(local.metrics.mode, MetricsMode::Off);
+        assert_eq!(local.metrics.function, "devserver");
+        let asked = Config::from_lookup(Runtime::Devserver, lookup(&[("BOT_METRICS", "emf")])).unwrap();
+        assert_eq!(asked.metrics.mode, MetricsMode::Emf);
+        assert_eq!(asked.metrics.interval, Some(DEVSERVER_INTERVAL));
+        assert!(matches!(
+            Config::from_lookup(Runtime::Devserver, lookup(&[("BOT_METRICS", "statsd")])),
+            Err(ConfigError::Metrics(_))
+        ));
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod app;
 pub mod config;
 pub mod edge;
 pub mod flows;
+pub mod metrics;
 pub mod telemetry;
 
 pub use adapters::pacing;

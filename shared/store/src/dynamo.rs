@@ -21,7 +21,7 @@ use aws_sdk_dynamodb::types::{
     KeyType, Projection, ProjectionType, Put, ScalarAttributeType, StreamSpecification, StreamViewType, TableStatus,
     TimeToLiveSpecification, TransactWriteItem,
 };
-use serde_json::{Map, Number, Value};
+use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
@@ -489,17 +489,42 @@ pub fn from_attributes(attrs: &HashMap<String, AttributeValue>) -> Result<Item, 
     Item::from_json(attributes_to_json(attrs)?)
 }
 
-/// DynamoDB attributes as one JSON object (numbers as JSON numbers).
+/// DynamoDB attributes as one JSON object (numbers as JSON numbers): [`item_to_json`] for the SDK's attribute map.
 ///
 /// # Errors
-/// [`StoreError::Corrupt`] for an attribute with no JSON equivalent (binary).
+/// [`StoreError::Corrupt`] for an attribute with no JSON equivalent (binary, or a type this SDK does not know).
 pub fn attributes_to_json(attrs: &HashMap<String, AttributeValue>) -> Result<Value, StoreError> {
-    let mut map = Map::new();
-    for (name, av) in attrs {
-        let value = from_av(av).map_err(|reason| StoreError::corrupt(format!("attribute {name}"), reason))?;
-        map.insert(name.clone(), value);
+    // serde_dynamo's conversion of the SDK's `Unknown` variant (a type newer than this SDK) panics: refuse it first.
+    if let Some((name, _)) = attrs.iter().find(|(_, value)| !known_type(value)) {
+        return Err(StoreError::corrupt(
+            format!("attribute {name}"),
+            "an attribute type this SDK does not know",
+        ));
     }
-    Ok(Value::Object(map))
+    item_to_json(attrs.clone())
+}
+
+/// A DynamoDB item as one plain JSON object (numbers as JSON numbers, `NULL` as `null`, string and number sets as
+/// arrays), with `serde_dynamo`: the project's one converter from DynamoDB's attribute values, for whatever
+/// `serde_dynamo` takes as an item — the SDK's attribute map ([`attributes_to_json`]), a stream record's image in
+/// a Lambda event (`aws_lambda_events`' `serde_dynamo::Item`), or the DynamoDB Streams SDK's map (with
+/// `serde_dynamo`'s `aws-sdk-dynamodbstreams+1` feature). The result is what [`crate::StreamItem::from_image`] and
+/// the store's own reads decode.
+///
+/// # Errors
+/// [`StoreError::Corrupt`] for an attribute with no JSON form (binary, a binary set), or a number that does not
+/// parse.
+pub fn item_to_json(item: impl Into<serde_dynamo::Item>) -> Result<Value, StoreError> {
+    serde_dynamo::from_item(item).map_err(|e| StoreError::corrupt("item".to_owned(), e))
+}
+
+/// Whether every (nested) attribute has a type the SDK knows.
+fn known_type(value: &AttributeValue) -> bool {
+    match value {
+        AttributeValue::M(map) => map.values().all(known_type),
+        AttributeValue::L(list) => list.iter().all(known_type),
+        other => !other.is_unknown(),
+    }
 }
 
 fn to_av(value: &Value) -> AttributeValue {
@@ -511,38 +536,6 @@ fn to_av(value: &Value) -> AttributeValue {
         Value::Array(list) => AttributeValue::L(list.iter().map(to_av).collect()),
         Value::Object(map) => AttributeValue::M(map.iter().map(|(k, v)| (k.clone(), to_av(v))).collect()),
     }
-}
-
-fn number(text: &str) -> Result<Value, String> {
-    if let Ok(i) = text.parse::<i64>() {
-        return Ok(Value::from(i));
-    }
-    if let Ok(u) = text.parse::<u64>() {
-        return Ok(Value::from(u));
-    }
-    text.parse::<f64>()
-        .ok()
-        .and_then(Number::from_f64)
-        .map(Value::Number)
-        .ok_or_else(|| format!("`{text}` is not a number"))
-}
-
-fn from_av(av: &AttributeValue) -> Result<Value, String> {
-    Ok(match av {
-        AttributeValue::S(s) => Value::String(s.clone()),
-        AttributeValue::N(n) => number(n)?,
-        AttributeValue::Bool(b) => Value::Bool(*b),
-        AttributeValue::Null(_) => Value::Null,
-        AttributeValue::L(list) => Value::Array(list.iter().map(from_av).collect::<Result<_, _>>()?),
-        AttributeValue::M(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| Ok((k.clone(), from_av(v)?)))
-                .collect::<Result<_, String>>()?,
-        ),
-        AttributeValue::Ss(list) => Value::Array(list.iter().cloned().map(Value::String).collect()),
-        AttributeValue::Ns(list) => Value::Array(list.iter().map(|n| number(n)).collect::<Result<_, _>>()?),
-        _ => return Err("unsupported attribute type".to_owned()),
-    })
 }
 
 fn build_error(err: aws_sdk_dynamodb::error::BuildError) -> StoreError {
@@ -653,6 +646,48 @@ mod tests {
         assert_eq!(attrs.get("expiresAt"), Some(&AttributeValue::N("42".into())));
         assert_eq!(attrs.get("kind"), Some(&AttributeValue::S("conversation".into())));
         assert_eq!(from_attributes(&attrs).ok(), Some(item));
+    }
+
+    /// Regression: the runtime had three DynamoDB-JSON converters (this one, the stream event's, the devserver
+    /// reader's) that disagreed on numbers beyond i64 and on binary (one turned `B` into `null`). An SDK map and
+    /// the same item as a Lambda stream event carries it now go through one converter and agree.
+    #[test]
+    fn sdk_items_and_stream_images_convert_alike() {
+        let sdk = HashMap::from([
+            ("s".to_owned(), AttributeValue::S("x".into())),
+            ("i".to_owned(), AttributeValue::N("-42".into())),
+            ("u".to_owned(), AttributeValue::N("18446744073709551615".into())),
+            ("f".to_owned(), AttributeValue::N("1.5".into())),
+            ("ok".to_owned(), AttributeValue::Bool(true)),
+            ("none".to_owned(), AttributeValue::Null(true)),
+            ("ss".to_owned(), AttributeValue::Ss(vec!["a".into()])),
+            ("ns".to_owned(), AttributeValue::Ns(vec!["7".into()])),
+            (
+                "m".to_owned(),
+                AttributeValue::M(HashMap::from([(
+                    "l".to_owned(),
+                    AttributeValue::L(vec![AttributeValue::S("y".into()), AttributeValue::N("2".into())]),
+                )])),
+            ),
+        ]);
+        let image: serde_dynamo::Item = serde_json::from_value(json!({
+            "s": {"S": "x"}, "i": {"N": "-42"}, "u": {"N": "18446744073709551615"}, "f": {"N": "1.5"},
+            "ok": {"BOOL": true}, "none": {"NULL": true}, "ss": {"SS": ["a"]}, "ns": {"NS": ["7"]},
+            "m": {"M": {"l": {"L": [{"S": "y"}, {"N": "2"}]}}}
+        }))
+        .unwrap();
+        let expected = json!({
+            "s": "x", "i": -42, "u": 18_446_744_073_709_551_615_u64, "f": 1.5, "ok": true, "none": null,
+            "ss": ["a"], "ns": [7], "m": {"l": ["y", 2]}
+        });
+        assert_eq!(attributes_to_json(&sdk).unwrap(), expected);
+        assert_eq!(item_to_json(image).unwrap(), expected);
+
+        // Binary has no JSON form: an error, from either side, never a silent `null`.
+        let binary = HashMap::from([("b".to_owned(), AttributeValue::B(vec![1, 2].into()))]);
+        assert!(matches!(attributes_to_json(&binary), Err(StoreError::Corrupt { .. })));
+        let image: serde_dynamo::Item = serde_json::from_value(json!({"b": {"B": "AQI="}})).unwrap();
+        assert!(matches!(item_to_json(image), Err(StoreError::Corrupt { .. })));
     }
 
     #[test]

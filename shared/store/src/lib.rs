@@ -66,7 +66,8 @@ mod ports;
 mod table;
 
 pub use dynamo::{
-    DynamoStore, GSI1, RequestCounter, TTL_ATTRIBUTE, attributes_to_json, from_attributes, sdk_error, to_attributes,
+    DynamoStore, GSI1, RequestCounter, TTL_ATTRIBUTE, attributes_to_json, from_attributes, item_to_json, sdk_error,
+    to_attributes,
 };
 pub use embedded::{DEFAULT_STATE_PATH, EmbeddedStore};
 pub use error::{BoxError, StoreError};

@@ -130,6 +130,22 @@ impl EmulatorSpec {
     }
 }
 
+/// What an invoke came to ([`Emulator::invoke_outcome`]).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Invoked {
+    /// The function's result.
+    Result(Value),
+    /// The function answered an error (the runtime API's `/invocation/{id}/error`).
+    FunctionError {
+        /// The Invoke API's HTTP status.
+        status: u16,
+        /// `X-Amz-Function-Error`, when the emulator sets it (Lambda sets `Unhandled`).
+        header: Option<String>,
+        error_type: String,
+        error_message: String,
+    },
+}
+
 /// The running emulator; dropping it stops it and its function instances (and, unless the thread is panicking,
 /// removes its env file and log).
 #[derive(Debug)]
@@ -190,7 +206,9 @@ impl Emulator {
             .spawn()
             .map_err(E2eError::io("spawn `cargo lambda watch`"))?;
         let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs((spec.invoke_timeout_secs + 30).min(MAX_INVOKE_WAIT_SECS)))
+            .timeout(Duration::from_secs(
+                (spec.invoke_timeout_secs + 30).min(MAX_INVOKE_WAIT_SECS),
+            ))
             .build()
             .map_err(|e| io_other("http client", e))?;
         Ok(Self {
@@ -239,6 +257,49 @@ impl Emulator {
             return Err(io_other("invoke", format!("{} answered {status}: {text}", self.bin)));
         }
         serde_json::from_str(&text).map_err(|e| io_other("invoke", format!("{}: not JSON ({e}): {text}", self.bin)))
+    }
+
+    /// Invokes the function with `event` (RequestResponse) and answers what the Invoke API answered: the result,
+    /// or the function's error as the runtime API received it (`errorType`, `errorMessage`), which the emulator
+    /// passes on to the caller as Lambda's Invoke API does.
+    ///
+    /// # Errors
+    /// [`E2eError::Io`] (what = `invoke`) when the emulator is unreachable or answers neither a JSON result nor a
+    /// function error.
+    pub async fn invoke_outcome(&self, event: &Value) -> Result<Invoked, E2eError> {
+        let response = self
+            .http
+            .post(self.invoke_url())
+            .header("content-type", "application/json")
+            .body(event.to_string())
+            .send()
+            .await
+            .map_err(|e| io_other("invoke", format!("{}: {e}", self.bin)))?;
+        let status = response.status().as_u16();
+        let function_error = response
+            .headers()
+            .get("x-amz-function-error")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let text = response.text().await.unwrap_or_default();
+        let body: Option<Value> = serde_json::from_str(&text).ok();
+        let error_type = body
+            .as_ref()
+            .and_then(|b| b.get("errorType"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        match (status, function_error, error_type, body) {
+            (_, header, Some(error_type), Some(body)) if status != 200 || header.is_some() => {
+                Ok(Invoked::FunctionError {
+                    status,
+                    header,
+                    error_type,
+                    error_message: body["errorMessage"].as_str().unwrap_or_default().to_owned(),
+                })
+            }
+            (200, None, _, Some(body)) => Ok(Invoked::Result(body)),
+            _ => Err(io_other("invoke", format!("{} answered {status}: {text}", self.bin))),
+        }
     }
 
     /// Waits until `probe` holds (it sends one request to the function and says whether the answer is the

@@ -18,7 +18,7 @@
 
 use aws_sdk_dynamodb::Client;
 use e2e::activity::{Scene, User, personal_message};
-use e2e::emulator::{Emulator, EmulatorSpec, build_function};
+use e2e::emulator::{Emulator, EmulatorSpec, Invoked, build_function};
 use e2e::streams::{self, Delivery, Mapping, StreamReader};
 use e2e::{dynamo, env, secrets};
 use fake_teams::openid::{BotClaims, OpenIdServer};
@@ -100,6 +100,26 @@ impl World {
             .await
             .expect("the emulator answers");
         response.status().as_u16()
+    }
+
+    /// A notify through the proactive function (a direct invoke): its result, or, when the function answered an
+    /// error (every failed notify does: `Retryable.<code>` / `Permanent.<code>`), the error's JSON document, which
+    /// carries the notify's `status` and `{"error": {"code", "message"}}` (docs/decisions
+    /// `2026-11-30-operations.md`).
+    async fn notify(&self, body: &Value) -> Value {
+        match self.proactive.invoke_outcome(body).await.unwrap() {
+            Invoked::Result(answer) => answer,
+            Invoked::FunctionError {
+                error_type,
+                error_message,
+                ..
+            } => {
+                let answer: Value = serde_json::from_str(&error_message).unwrap();
+                let code = answer["error"]["code"].as_str().unwrap_or_default();
+                assert!(error_type.ends_with(&format!(".{code}")), "{error_type}: {answer}");
+                answer
+            }
+        }
     }
 
     /// A team install as Teams sends it: `conversationUpdate` with the bot in `membersAdded`.
@@ -595,9 +615,9 @@ async fn notify_ids_update_and_delete(w: &World) {
     assert_eq!(w.proactive.invoke(&delete).await.unwrap(), json!({}));
     assert_eq!(w.texts_in(CHANNEL_A, "ops thread (edited)"), 0);
 
-    // Unknown conversation: an error with its status, nothing sent.
+    // Unknown conversation: a function error with the notify's status and code, nothing sent.
     let unknown = json!({"to": {"conversation": {"id": "a:nobody"}}, "message": {"text": "x"}});
-    let answer = w.proactive.invoke(&unknown).await.unwrap();
+    let answer = w.notify(&unknown).await;
     assert_eq!(answer["status"], 404, "{answer}");
     assert_eq!(answer["error"]["code"], "UnknownConversation");
 }
@@ -681,7 +701,7 @@ async fn fault_storm_loses_and_duplicates_nothing(w: &Arc<World>) {
         let body = json!({"to": {"user": {"id": member.id, "tenantId": DEFAULT_TENANT}},
                           "message": {"text": storm_text(n)}, "idempotencyKey": format!("storm-{n}")});
         tasks.spawn(async move {
-            let answer = w.proactive.invoke(&body).await.unwrap();
+            let answer = w.notify(&body).await;
             (n, body, answer)
         });
     }
@@ -728,7 +748,7 @@ async fn fault_storm_loses_and_duplicates_nothing(w: &Arc<World>) {
     // send for the one Teams refused (nothing was delivered, so its key was given up): exactly one new send.
     let sends_before = f.calls_to(Route::SendToConversation).len();
     for (n, (body, answer)) in &answers {
-        let again = w.proactive.invoke(body).await.unwrap();
+        let again = w.notify(body).await;
         if answer.get("activityId").is_some() {
             assert_eq!(&again, answer, "notify {n} replayed answers the same ids");
         } else if *n == EXHAUSTED {

@@ -5,7 +5,7 @@
 //!
 //! - In-process over the embedded store, its change feed driving `service::background::run_change_feed` as the
 //!   devserver does (`embedded_store_welcomes_exactly_once`), and over a fresh moto DynamoDB table, the welcomes
-//!   driven by the table's real stream fed to `service::stream::batch` as the `welcome` Lambda is
+//!   driven by the table's real stream fed to `service::stream::welcome_batch` as the `welcome` Lambda is
 //!   (`dynamodb_stream_welcomes_exactly_once`): 50 concurrent duplicate team-install deliveries -> one team
 //!   welcome in General; a personal install then the first personal message -> one personal welcome; a first
 //!   personal message alone -> one; no welcome for a channel created, a channel renamed or another user added.
@@ -224,7 +224,7 @@ async fn embedded_app(fake: &FakeTeams, dir: &Path) -> App {
 enum Welcomes {
     /// The embedded store's change feed, handled in-process (the devserver).
     ChangeFeed,
-    /// The table's stream read back from moto, delivered to `service::stream::batch` as the event source mapping
+    /// The table's stream read back from moto, delivered to `service::stream::welcome_batch` as the event source mapping
     /// delivers to the `welcome` Lambda.
     Stream(tokio::sync::Mutex<StreamReader>),
 }
@@ -273,7 +273,11 @@ impl InProcess {
     async fn deliver_records(&self, records: &[Value]) -> Delivery {
         let app = &self.app;
         streams::deliver(&Mapping::default(), records, |event| async move {
-            Ok::<Value, E2eError>(service::stream::batch(app, &event, service::stream::welcome_item).await)
+            let event: service::stream::DynamoDbEvent = serde_json::from_value(event).expect("a stream batch");
+            let answer = service::stream::welcome_batch(app, &event)
+                .await
+                .expect("every record is reportable");
+            Ok::<Value, E2eError>(serde_json::to_value(answer).expect("a JSON answer"))
         })
         .await
         .unwrap()

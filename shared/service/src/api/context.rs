@@ -5,6 +5,7 @@ use crate::app::App;
 use crate::flows::address::{freshest, stop_if_gone};
 use crate::flows::personal::{self, ChatError, ChatRequest};
 use crate::flows::triggers::base_conversation_id;
+use crate::metrics::{self, Metric};
 use connector::ConnectorError;
 use models::connector::{ConversationList, PagedMembersResult, TeamDetails};
 use models::{
@@ -165,7 +166,10 @@ impl<'a> Context<'a> {
             None => connector.send_to_conversation(service_url, conversation, &reply).await,
         };
         match result {
-            Ok(sent) => Ok(sent.id),
+            Ok(sent) => {
+                self.count_sent();
+                Ok(sent.id)
+            }
             Err(e) => Err(self.failed("reply", e, conversation).await),
         }
     }
@@ -219,7 +223,10 @@ impl<'a> Context<'a> {
             .update_activity(&self.reference.service_url, conversation, message_id, &message)
             .await
         {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                self.count_sent();
+                Ok(())
+            }
             Err(e) => Err(self.failed("update", e, conversation).await),
         }
     }
@@ -236,7 +243,10 @@ impl<'a> Context<'a> {
             .delete_activity(&self.reference.service_url, conversation, message_id)
             .await
         {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                self.count_sent();
+                Ok(())
+            }
             Err(e) => Err(self.failed("delete", e, conversation).await),
         }
     }
@@ -510,21 +520,42 @@ impl<'a> Context<'a> {
         message: Activity,
     ) -> Result<ActivityId, BotError> {
         let message = crate::addressed(&message, conversation, tenant);
+        let typing = matches!(message.kind, ActivityKind::Typing(_));
         match self
             .app
             .connector
             .send_to_conversation(service_url, conversation, &message)
             .await
         {
-            Ok(sent) => Ok(sent.id),
+            Ok(sent) => {
+                if !typing {
+                    self.count_sent();
+                }
+                Ok(sent.id)
+            }
             Err(e) => Err(self.failed("send", e, conversation).await),
         }
     }
 
+    /// Counts a message sent, updated or deleted: a reply while handling an activity, else proactive (a job).
+    fn count_sent(&self) {
+        metrics::count(if self.activity.is_some() {
+            Metric::RepliesSent
+        } else {
+            Metric::ProactiveSent
+        });
+    }
+
     /// Logs a failed Connector call and, when Teams says the bot was removed or the conversation is gone, marks
-    /// the conversation inactive ([`stop_if_gone`], awaited).
+    /// the conversation inactive ([`stop_if_gone`], awaited). Counted: [`Metric::RepliesFailed`] while handling an
+    /// activity, else as a proactive failure ([`metrics::proactive_failure`]).
     async fn failed(&self, operation: &str, error: ConnectorError, conversation: &ConversationId) -> BotError {
-        tracing::warn!(operation, conversation = %conversation, error = %error, "connector call failed");
+        metrics::count(if self.activity.is_some() {
+            Metric::RepliesFailed
+        } else {
+            metrics::proactive_failure(error.http_status())
+        });
+        tracing::warn!(operation, conversation = %conversation, status = error.connector_status(), error = %error, "connector call failed");
         stop_if_gone(self.app, conversation, &error).await;
         BotError::Connector(error)
     }

@@ -19,11 +19,13 @@ use crate::app::{App, Inbound};
 use crate::flows::dispatch::dispatch;
 use crate::flows::lifecycle::{self, TeamChange};
 use crate::flows::triggers::{WelcomeTrigger, welcome_triggers};
+use crate::metrics::{self, Metric};
 use models::{Activity, ActivityKind, ConversationReference};
 use serde_json::Value;
 use std::borrow::Cow;
 use std::time::Duration;
 use store::{ClaimOutcome, FirstContact, InactiveReason, InboundOutcome, StoreError, TeamInstall, Timestamp};
+use tracing::Instrument as _;
 
 /// Bodies over this are refused before parsing.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -82,8 +84,59 @@ impl WebhookResponse {
     }
 }
 
-/// Handles one delivery of the messaging endpoint.
+/// Handles one delivery of the messaging endpoint, in an `activity` span (activity id and type, conversation,
+/// tenant and Teams channel ids, recorded once the body parses), with one INFO line for its outcome (status,
+/// route) and duration.
 pub async fn handle(app: &App, authorization: Option<&str>, body: &[u8]) -> WebhookResponse {
+    let span = tracing::error_span!(
+        "activity",
+        activity_id = tracing::field::Empty,
+        activity_type = tracing::field::Empty,
+        conversation_id = tracing::field::Empty,
+        tenant_id = tracing::field::Empty,
+        channel_id = tracing::field::Empty,
+    );
+    let started = std::time::Instant::now();
+    let mut route = "refused";
+    let response = handle_delivery(app, authorization, body, &mut route)
+        .instrument(span.clone())
+        .await;
+    span.in_scope(|| {
+        tracing::info!(
+            status = response.status,
+            route,
+            elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "activity handled"
+        );
+    });
+    response
+}
+
+/// The ids an operator searches an activity by, on its span.
+fn record_ids(span: &tracing::Span, activity: &Activity) {
+    if let Some(id) = &activity.id {
+        span.record("activity_id", id.as_str());
+    }
+    span.record("activity_type", activity.type_name());
+    if let Some(conversation) = &activity.conversation {
+        span.record("conversation_id", conversation.id.as_str());
+    }
+    if let Some(tenant) = activity.tenant_id() {
+        span.record("tenant_id", tenant.as_str());
+    }
+    if let Some(channel) = activity.channel_data.as_ref().and_then(|d| d.channel.as_ref()) {
+        span.record("channel_id", channel.id.as_str());
+    }
+}
+
+/// [`handle`]'s work; `route` says what became of an accepted activity (the bot's route, `duplicate`, `failed`,
+/// `deadline`).
+async fn handle_delivery(
+    app: &App,
+    authorization: Option<&str>,
+    body: &[u8],
+    route: &mut &'static str,
+) -> WebhookResponse {
     if body.len() > MAX_BODY_BYTES {
         return WebhookResponse::reject(413, "body over 256 KiB");
     }
@@ -91,6 +144,7 @@ pub async fn handle(app: &App, authorization: Option<&str>, body: &[u8]) -> Webh
     let token = match &app.inbound {
         Inbound::Anonymous => None,
         Inbound::Verified(_) if authorization.is_none_or(|h| h.trim().is_empty()) => {
+            metrics::count(Metric::InboundTokenRefused);
             return WebhookResponse::reject(401, "missing Authorization header");
         }
         Inbound::Verified(authenticator) => match authenticator.authenticate_token(authorization).await {
@@ -107,6 +161,7 @@ pub async fn handle(app: &App, authorization: Option<&str>, body: &[u8]) -> Webh
             };
         }
     };
+    record_ids(&tracing::Span::current(), &activity);
     if let Some(token) = &token
         && let Err(e) = token.check_activity(&activity)
     {
@@ -174,7 +229,7 @@ pub async fn handle(app: &App, authorization: Option<&str>, body: &[u8]) -> Webh
     }
     let refresh = match outcome {
         Ok(InboundOutcome::Duplicate) => {
-            tracing::info!(activity = %activity_id, "duplicate delivery ignored");
+            *route = "duplicate";
             // An invoke is still answered with JSON (its first answer is not kept: an empty object).
             return match activity.kind {
                 ActivityKind::Invoke(_) => WebhookResponse {
@@ -203,18 +258,20 @@ pub async fn handle(app: &App, authorization: Option<&str>, body: &[u8]) -> Webh
     }
     let is_invoke = matches!(activity.kind, ActivityKind::Invoke(_));
     let deadline = if is_invoke { INVOKE_DEADLINE } else { MESSAGE_DEADLINE };
-    let started = std::time::Instant::now();
+    metrics::count(Metric::MessagesReceived);
     let handled = tokio::time::timeout(deadline, dispatch(app, &activity, reference)).await;
     let invoke = match handled {
         Ok(Ok(handled)) => {
-            tracing::debug!(activity = %activity_id, route = handled.route, elapsed_ms = started.elapsed().as_millis(), "handled");
+            *route = handled.route;
             handled.invoke
         }
         Ok(Err(e)) => {
+            *route = "failed";
             tracing::warn!(activity = %activity_id, kind = activity.type_name(), error = %e, "the bot's handler failed");
             None
         }
         Err(_) => {
+            *route = "deadline";
             tracing::warn!(activity = %activity_id, "the bot's work passed the deadline; answering anyway");
             None
         }
@@ -287,6 +344,7 @@ fn fnv1a(parts: &[&[u8]]) -> u64 {
 
 /// A request whose token was refused (401/403), or that could not be checked (503).
 fn refused(error: &auth::AuthError) -> WebhookResponse {
+    metrics::count(Metric::InboundTokenRefused);
     tracing::info!(reason = error.reason(), "inbound token refused");
     WebhookResponse::reject(error.status().as_u16(), error.reason())
 }
@@ -301,6 +359,7 @@ fn unavailable(error: &StoreError) -> WebhookResponse {
             body: Body::Detail(format!("activity cannot be recorded: {reason}")),
         };
     }
+    metrics::count(Metric::StoreUnavailable);
     tracing::error!(error = %error, "state store unavailable");
     WebhookResponse::reject(503, "state store unavailable, retry later")
 }

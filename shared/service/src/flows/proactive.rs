@@ -5,11 +5,13 @@ use crate::api::{Context, JobRun, job_data};
 use crate::app::App;
 use crate::flows::address::{freshest, freshest_for_install, stop_if_gone};
 use crate::flows::personal::{self, ChatError, ChatRequest};
+use crate::metrics::{self, Metric};
 use connector::ConnectorError;
 use models::{Activity, ActivityId, ChannelAccount, ConversationId, Message, TenantId};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use store::{IdempotencyClaim, SentActivity, StoreError, Timestamp};
+use tracing::Instrument as _;
 
 /// One notify operation.
 #[derive(Debug, Deserialize)]
@@ -83,6 +85,14 @@ impl NotifyError {
     pub fn body(&self) -> Value {
         json!({"error": {"code": self.code, "message": self.message}})
     }
+
+    /// Whether the same operation may succeed later: 409 (in progress), 429 and 5xx (Teams throttling or failing
+    /// after the client's retries, the store, the token, an unknown outcome). Every other status is a refusal for
+    /// good (the bot was removed, the conversation is gone or inactive, the request is invalid).
+    #[must_use]
+    pub fn is_retryable(&self) -> bool {
+        metrics::proactive_failure(self.status) == Metric::ProactiveFailed
+    }
 }
 
 impl From<StoreError> for NotifyError {
@@ -112,16 +122,84 @@ impl From<ConnectorError> for NotifyError {
     }
 }
 
-/// Parses and runs one operation from JSON bytes; answers the status and the JSON body.
+/// Parses and runs one operation from JSON bytes; answers the status and the JSON body (the devserver's
+/// `/api/notify` answer, docs/contract.md "Proactive operations").
 pub async fn notify_json(app: &App, body: &[u8]) -> (u16, Value) {
-    let operation: Operation = match serde_json::from_slice(body) {
-        Ok(op) => op,
-        Err(e) => return (400, NotifyError::new(400, "InvalidRequest", e.to_string()).body()),
-    };
-    match notify(app, operation).await {
+    match notify_value(app, body).await {
         Ok(value) => (200, value),
         Err(e) => (e.status, e.body()),
     }
+}
+
+/// Parses and runs one operation from JSON bytes, in a `notify` span (operation, conversation or target, key),
+/// with one INFO line for its outcome and duration; a failure is counted ([`Metric::ProactiveFailed`] when it may
+/// pass, [`Metric::ProactiveRefused`] when it cannot) and logged (WARN, INFO for a refusal).
+///
+/// # Errors
+/// [`NotifyError`], as [`notify`] says; 400 for JSON that is not an operation.
+pub async fn notify_value(app: &App, body: &[u8]) -> Result<Value, NotifyError> {
+    let span = tracing::error_span!(
+        "notify",
+        operation = tracing::field::Empty,
+        target = tracing::field::Empty,
+        idempotency_key = tracing::field::Empty,
+    );
+    let started = std::time::Instant::now();
+    let result = async {
+        let operation: Operation =
+            serde_json::from_slice(body).map_err(|e| NotifyError::new(400, "InvalidRequest", e.to_string()))?;
+        record_operation(&tracing::Span::current(), &operation);
+        notify(app, operation).await
+    }
+    .instrument(span.clone())
+    .await;
+    let _entered = span.enter();
+    let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    match &result {
+        Ok(_) => tracing::info!(status = 200, elapsed_ms, "notify done"),
+        Err(e) => {
+            metrics::count(metrics::proactive_failure(e.status));
+            if e.code == "StoreUnavailable" {
+                metrics::count(Metric::StoreUnavailable);
+            }
+            if e.is_retryable() {
+                tracing::warn!(status = e.status, code = e.code, error = %e.message, elapsed_ms, "notify failed");
+            } else {
+                tracing::info!(status = e.status, code = e.code, error = %e.message, elapsed_ms, "notify refused");
+            }
+        }
+    }
+    result
+}
+
+/// The ids an operator searches a notify by, on its span.
+fn record_operation(span: &tracing::Span, operation: &Operation) {
+    let (name, target) = match operation {
+        Operation::Update { update, .. } => ("update", format!("{}/{}", update.conversation_id, update.activity_id)),
+        Operation::Delete { delete } => ("delete", format!("{}/{}", delete.conversation_id, delete.activity_id)),
+        Operation::Send {
+            to, idempotency_key, ..
+        } => {
+            if let Some(key) = idempotency_key {
+                span.record("idempotency_key", key.as_str());
+            }
+            let target = match to {
+                To::User {
+                    aad_object_id,
+                    id,
+                    tenant_id,
+                } => format!(
+                    "user {} in {tenant_id}",
+                    id.as_deref().or(aad_object_id.as_deref()).unwrap_or_default()
+                ),
+                To::Channel { id, team_id } => format!("channel {id} of {team_id}"),
+                To::Conversation { id } => format!("conversation {id}"),
+            };
+            ("send", target)
+        }
+    };
+    span.record("operation", name);
+    span.record("target", target);
 }
 
 /// Runs one operation; answers `{conversationId, activityId}` for a send and `{}` for update and delete.
@@ -207,7 +285,10 @@ async fn inactive_if_removed<T>(
     result: Result<T, ConnectorError>,
 ) -> Result<T, NotifyError> {
     match result {
-        Ok(value) => Ok(value),
+        Ok(value) => {
+            metrics::count(Metric::ProactiveSent);
+            Ok(value)
+        }
         Err(error) => {
             stop_if_gone(app, conversation, &error).await;
             Err(error.into())
@@ -349,15 +430,84 @@ async fn send(app: &App, to: &To, activity: &Activity) -> Result<SentActivity, N
     }
 }
 
+/// What a tick did: jobs run (`sent`), slots another tick had claimed (`skipped`), jobs that failed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct TickReport {
+    /// Jobs whose run succeeded.
+    pub sent: u32,
+    /// Due slots another tick had already claimed.
+    pub skipped: u32,
+    /// Jobs (or slot claims) that failed.
+    pub failed: u32,
+    /// Of `failed`, those whose cause may pass (Teams throttling or 5xx, an unknown outcome, the token, the store).
+    #[serde(skip)]
+    pub retryable: u32,
+}
+
+/// Why a tick failed as a whole (the `proactive` function then answers Lambda an error, so its `Errors` metric and
+/// alarm see it; a slot is claimed once, so a retried tick runs only what is still due).
+#[derive(Debug, thiserror::Error)]
+pub enum TickError {
+    /// The due jobs could not be listed.
+    #[error("listing the due jobs failed: {0}")]
+    Store(#[source] StoreError),
+    /// Jobs failed for a reason that may pass (the report counts them).
+    #[error("{} of {} due jobs failed ({} for a reason that may pass)", report.failed, report.sent + report.failed, report.retryable)]
+    JobsFailed { report: TickReport },
+}
+
+impl TickError {
+    /// `StoreUnavailable` or `JobsFailed`.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Store(_) => "StoreUnavailable",
+            Self::JobsFailed { .. } => "JobsFailed",
+        }
+    }
+}
+
 /// Runs the jobs that are due now: each due job's slot is claimed (exactly one run per slot), then the bot's
-/// [`crate::api::Bot::on_job`] runs for it. Answers a small report (`sent` counts the runs that succeeded).
+/// [`crate::api::Bot::on_job`] runs for it. Answers a small report (`sent` counts the runs that succeeded), or
+/// `{"error": ...}` when the due jobs could not be listed (the devserver's `/api/tick` answer).
 pub async fn tick(app: &App) -> Value {
+    match run_tick(app).await {
+        Ok(report) | Err(TickError::JobsFailed { report }) => json!(report),
+        Err(e @ TickError::Store(_)) => json!({"error": e.to_string()}),
+    }
+}
+
+/// [`tick`], typed, in a `tick` span with one INFO line for its outcome and duration.
+///
+/// # Errors
+/// [`TickError::Store`] when the due jobs cannot be listed; [`TickError::JobsFailed`] when a job failed for a
+/// reason that may pass (a job the bot itself failed, or whose bot was removed, is counted in the report only).
+pub async fn run_tick(app: &App) -> Result<TickReport, TickError> {
+    let span = tracing::error_span!("tick");
+    let started = std::time::Instant::now();
+    let result = tick_jobs(app).instrument(span.clone()).await;
+    let _entered = span.enter();
+    let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    match &result {
+        Ok(report) => tracing::info!(
+            sent = report.sent,
+            skipped = report.skipped,
+            failed = report.failed,
+            elapsed_ms,
+            "tick done"
+        ),
+        Err(e) => tracing::warn!(error = %e, elapsed_ms, "tick failed"),
+    }
+    result
+}
+
+async fn tick_jobs(app: &App) -> Result<TickReport, TickError> {
     let now = Timestamp::now();
-    let due = match app.store.due_subscriptions(now, 100).await {
-        Ok(due) => due,
-        Err(e) => return json!({"error": e.to_string()}),
-    };
-    let (mut sent, mut skipped, mut failed) = (0u32, 0u32, 0u32);
+    let due = app.store.due_subscriptions(now, 100).await.map_err(|e| {
+        metrics::count(Metric::StoreUnavailable);
+        TickError::Store(e)
+    })?;
+    let mut report = TickReport::default();
     for sub in due {
         let next = Timestamp(
             sub.next_due
@@ -376,24 +526,53 @@ pub async fn tick(app: &App) -> Value {
         {
             Ok(outcome) if outcome.won() => {}
             Ok(_) => {
-                skipped += 1;
+                report.skipped += 1;
                 continue;
             }
             Err(e) => {
-                tracing::warn!(error = %e, "slot claim failed");
-                failed += 1;
+                tracing::warn!(error = %e, conversation = %sub.conversation_id, job = %sub.name, "slot claim failed");
+                metrics::count(Metric::StoreUnavailable);
+                report.failed += 1;
+                report.retryable += 1;
                 continue;
             }
         }
-        match run_job(app, &sub).await {
-            Ok(()) => sent += 1,
+        match run_job(app, &sub)
+            .instrument(tracing::error_span!("job", conversation_id = %sub.conversation_id, job = %sub.name))
+            .await
+        {
+            Ok(()) => report.sent += 1,
             Err(e) => {
-                tracing::warn!(error = %e, conversation = %sub.conversation_id, job = %sub.name, "job failed");
-                failed += 1;
+                let retryable = job_failure_may_pass(&e);
+                tracing::warn!(error = %e, conversation = %sub.conversation_id, job = %sub.name, retryable, "job failed");
+                if matches!(e, crate::api::BotError::Store(_)) {
+                    metrics::count(Metric::StoreUnavailable);
+                }
+                report.failed += 1;
+                report.retryable += u32::from(retryable);
             }
         }
     }
-    json!({"sent": sent, "skipped": skipped, "failed": failed})
+    if report.retryable > 0 {
+        return Err(TickError::JobsFailed { report });
+    }
+    Ok(report)
+}
+
+/// Whether a job's failure comes from something outside the bot that may pass, classified as a notify's status
+/// is ([`NotifyError::is_retryable`]): Teams throttling (429), 5xx or a timeout (an unknown outcome, 504), the
+/// outbound token or the allowlist (502), the store.
+fn job_failure_may_pass(error: &crate::api::BotError) -> bool {
+    use crate::api::BotError;
+    match error {
+        BotError::Connector(e) => metrics::proactive_failure(e.http_status()) == Metric::ProactiveFailed,
+        BotError::Store(_) => true,
+        BotError::UnknownConversation(_)
+        | BotError::ConversationInactive(_)
+        | BotError::NotAvailable(_)
+        | BotError::State { .. }
+        | BotError::Other(_) => false,
+    }
 }
 
 /// Runs one claimed job slot: the bot's [`crate::api::Bot::on_job`] with a context addressed to the job's

@@ -186,6 +186,7 @@ async fn send_once(
         activity_id: sent.id,
         sent_at: now,
     };
+    crate::metrics::count(crate::metrics::Metric::WelcomesSent);
     app.store.complete_idempotency(key, &record, Timestamp::now()).await?;
     tracing::info!(key, conversation = %conversation, "welcome sent");
     Ok(WelcomeOutcome::Sent)
