@@ -3,61 +3,20 @@
 //! `tests/e2e/tests/lambda_operations.rs`): failures answered to Lambda as typed errors and batch item failures,
 //! the metrics each unit of work counts and their EMF lines (the log lines: `operations_logs.rs`).
 
+mod operations_support;
+use operations_support::*;
+
 use connector::{ConnectorCall, ConnectorError, RecordingConnector};
 use serde_json::{Value, json};
-use service::api::BotIdentity;
+use service::App;
 use service::metrics::{self, Emitter, Metric, MetricsConfig, MetricsMode};
 use service::stream::{DynamoDbEvent, InvocationError};
-use service::{App, Inbound};
-use std::sync::Arc;
-use store::MemoryStore;
 
-const SERVICE_URL: &str = "https://smba.trafficmanager.net/amer/";
-const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
-const BOT: &str = "28:bot-app-id";
-const MEGAN: &str = "a:megan";
 const BRAVO: &str = "19:team-bravo@thread.tacv2";
-
-fn harness() -> (App, Arc<RecordingConnector>) {
-    let connector = Arc::new(RecordingConnector::new());
-    let app = App {
-        identity: BotIdentity::new(BOT, "Test Bot"),
-        bot: Arc::new(reference_bot::ReferenceBot),
-        connector: connector.clone(),
-        store: Arc::new(MemoryStore::new()),
-        service_urls: connector::ServiceUrlAllowlist::default(),
-        inbound: Inbound::Anonymous,
-        welcome_roster: false,
-        known: Arc::default(),
-    };
-    (app, connector)
-}
-
-fn message(id: &str, text: &str) -> Value {
-    json!({
-        "type": "message", "id": id, "channelId": "msteams", "serviceUrl": SERVICE_URL, "text": text,
-        "from": {"id": "29:megan", "name": "Megan"}, "recipient": {"id": BOT, "name": "Test Bot"},
-        "conversation": {"id": MEGAN, "conversationType": "personal", "tenantId": TENANT},
-        "channelData": {"tenant": {"id": TENANT}}
-    })
-}
-
-async fn deliver(app: &App, activity: &Value) -> u16 {
-    service::handle(app, None, &serde_json::to_vec(activity).unwrap())
-        .await
-        .status
-}
 
 fn fixture(name: &str) -> Value {
     let path = format!("{}/tests/fixtures/lambda/{name}", env!("CARGO_MANIFEST_DIR"));
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
-}
-
-fn transient() -> ConnectorError {
-    ConnectorError::Transient {
-        status: Some(502),
-        source: None,
-    }
 }
 
 fn sends_to(connector: &RecordingConnector, conversation: &str) -> usize {

@@ -3,55 +3,12 @@
 //! binary: a thread-local subscriber misses events when other tests of the same binary register the same call
 //! sites concurrently without one (tracing caches each call site's interest).
 
-use connector::{ConnectorError, RecordingConnector};
-use serde_json::{Value, json};
-use service::api::BotIdentity;
-use service::{App, Inbound};
+mod operations_support;
+use operations_support::*;
+
+use serde_json::Value;
 use std::io::Write as _;
 use std::sync::{Arc, Mutex};
-use store::MemoryStore;
-
-const SERVICE_URL: &str = "https://smba.trafficmanager.net/amer/";
-const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
-const BOT: &str = "28:bot-app-id";
-const MEGAN: &str = "a:megan";
-
-fn harness() -> (App, Arc<RecordingConnector>) {
-    let connector = Arc::new(RecordingConnector::new());
-    let app = App {
-        identity: BotIdentity::new(BOT, "Test Bot"),
-        bot: Arc::new(reference_bot::ReferenceBot),
-        connector: connector.clone(),
-        store: Arc::new(MemoryStore::new()),
-        service_urls: connector::ServiceUrlAllowlist::default(),
-        inbound: Inbound::Anonymous,
-        welcome_roster: false,
-        known: Arc::default(),
-    };
-    (app, connector)
-}
-
-fn message(id: &str, text: &str) -> Value {
-    json!({
-        "type": "message", "id": id, "channelId": "msteams", "serviceUrl": SERVICE_URL, "text": text,
-        "from": {"id": "29:megan", "name": "Megan"}, "recipient": {"id": BOT, "name": "Test Bot"},
-        "conversation": {"id": MEGAN, "conversationType": "personal", "tenantId": TENANT},
-        "channelData": {"tenant": {"id": TENANT}}
-    })
-}
-
-async fn deliver(app: &App, activity: &Value) -> u16 {
-    service::handle(app, None, &serde_json::to_vec(activity).unwrap())
-        .await
-        .status
-}
-
-fn transient() -> ConnectorError {
-    ConnectorError::Transient {
-        status: Some(502),
-        source: None,
-    }
-}
 
 /// A writer collecting what the subscriber writes.
 #[derive(Clone, Default)]

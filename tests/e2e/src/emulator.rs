@@ -355,6 +355,28 @@ impl Emulator {
         .await
     }
 
+    /// [`Self::wait_ready`] for a stream function (`welcome`, `proactive`): ready once an empty batch
+    /// (`{"Records": []}`) is answered 200 with a `batchItemFailures` list.
+    ///
+    /// # Errors
+    /// As [`Self::wait_ready`].
+    pub async fn wait_stream_ready(&mut self, limit: Duration) -> Result<Duration, E2eError> {
+        let path = format!("/2015-03-31/functions/{}/invocations", self.bin);
+        self.wait_ready(limit, |c, base| {
+            let url = format!("{base}{path}");
+            async move {
+                match c.post(url).body(r#"{"Records": []}"#).send().await {
+                    Ok(r) if r.status().as_u16() == 200 => r
+                        .json::<serde_json::Value>()
+                        .await
+                        .is_ok_and(|v| v.get("batchItemFailures").is_some()),
+                    _ => false,
+                }
+            }
+        })
+        .await
+    }
+
     /// The last `lines` lines of the emulator's and the function's output.
     #[must_use]
     pub fn log_tail(&self, lines: usize) -> String {

@@ -244,17 +244,6 @@ fn spec(root: &Path, dir: &Path, work: &Path, bin: &str, concurrency: u32, env: 
     }
 }
 
-async fn invoke_ready(client: reqwest::Client, base: String, bin: &'static str) -> bool {
-    let url = format!("{base}/2015-03-31/functions/{bin}/invocations");
-    match client.post(url).body(r#"{"Records": []}"#).send().await {
-        Ok(r) if r.status().as_u16() == 200 => r
-            .json::<Value>()
-            .await
-            .is_ok_and(|v| v.get("batchItemFailures").is_some()),
-        _ => false,
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn welcome_and_proactive_lambdas_under_cargo_lambda() {
     let Some((endpoint, cargo_lambda_dir)) = env::lambda_prerequisites(TEST) else {
@@ -345,14 +334,8 @@ async fn welcome_and_proactive_lambdas_under_cargo_lambda() {
     let mut welcome = Emulator::start(&specs[1]).unwrap();
     let mut proactive = Emulator::start(&specs[2]).unwrap();
     let ready_m = messages.wait_webhook_ready(READY_LIMIT).await.unwrap();
-    let ready_w = welcome
-        .wait_ready(READY_LIMIT, |c, b| invoke_ready(c, b, "welcome"))
-        .await
-        .unwrap();
-    let ready_p = proactive
-        .wait_ready(READY_LIMIT, |c, b| invoke_ready(c, b, "proactive"))
-        .await
-        .unwrap();
+    let ready_w = welcome.wait_stream_ready(READY_LIMIT).await.unwrap();
+    let ready_p = proactive.wait_stream_ready(READY_LIMIT).await.unwrap();
     println!(
         "timing: cargo build {:.1} s; ready messages {:.1} s, welcome {:.1} s, proactive {:.1} s",
         build_time.as_secs_f64(),

@@ -187,17 +187,6 @@ fn spec(root: &Path, dir: &Path, work: &Path, bin: &str, env: Vec<(String, Strin
     }
 }
 
-async fn invoke_ready(client: reqwest::Client, base: String, bin: &'static str) -> bool {
-    let url = format!("{base}/2015-03-31/functions/{bin}/invocations");
-    match client.post(url).body(r#"{"Records": []}"#).send().await {
-        Ok(r) if r.status().as_u16() == 200 => r
-            .json::<Value>()
-            .await
-            .is_ok_and(|v| v.get("batchItemFailures").is_some()),
-        _ => false,
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_reach_lambda_and_metrics_parse_under_cargo_lambda() {
     let Some((endpoint, cargo_lambda_dir)) = env::lambda_prerequisites(TEST) else {
@@ -260,14 +249,8 @@ async fn failures_reach_lambda_and_metrics_parse_under_cargo_lambda() {
         })
         .await
         .unwrap();
-    welcome
-        .wait_ready(READY_LIMIT, |c, b| invoke_ready(c, b, "welcome"))
-        .await
-        .unwrap();
-    proactive
-        .wait_ready(READY_LIMIT, |c, b| invoke_ready(c, b, "proactive"))
-        .await
-        .unwrap();
+    welcome.wait_stream_ready(READY_LIMIT).await.unwrap();
+    proactive.wait_stream_ready(READY_LIMIT).await.unwrap();
 
     let w = World {
         messages,

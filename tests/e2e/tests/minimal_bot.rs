@@ -745,17 +745,6 @@ fn lambda_spec(
     }
 }
 
-async fn invoke_ready(client: reqwest::Client, base: String) -> bool {
-    let url = format!("{base}/2015-03-31/functions/{WELCOME_BIN}/invocations");
-    match client.post(url).body(r#"{"Records": []}"#).send().await {
-        Ok(r) if r.status().as_u16() == 200 => r
-            .json::<Value>()
-            .await
-            .is_ok_and(|v| v.get("batchItemFailures").is_some()),
-        _ => false,
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn minimal_lambdas_under_cargo_lambda() {
     let Some((endpoint, cargo_lambda_dir)) = env::lambda_prerequisites(TEST) else {
@@ -813,7 +802,7 @@ async fn minimal_lambdas_under_cargo_lambda() {
     let mut messages = Emulator::start(&specs[0]).unwrap();
     let mut welcome = Emulator::start(&specs[1]).unwrap();
     let ready_m = messages.wait_webhook_ready(READY_LIMIT).await.unwrap();
-    let ready_w = welcome.wait_ready(READY_LIMIT, invoke_ready).await.unwrap();
+    let ready_w = welcome.wait_stream_ready(READY_LIMIT).await.unwrap();
     println!(
         "timing: cargo build {:.1} s; ready {MESSAGES_BIN} {:.1} s, {WELCOME_BIN} {:.1} s",
         build_time.as_secs_f64(),
