@@ -39,4 +39,6 @@ pub fn measure<T>(name: &str, batches: u32, per_batch: u64, mut f: impl FnMut() 
     report
 }
 
+pub mod cost;
 pub mod procfs;
+pub mod relay;

@@ -355,8 +355,29 @@ impl State {
             );
         }
         self.tokens_issued += 1;
-        let token = format!("fake-teams-token-{}-{:016x}", self.tokens_issued, fastrand::u64(..));
         let lifetime = self.options.token_lifetime;
+        // Shaped like Entra's access tokens (base64url JSON header and claims, then a "signature"), because some
+        // clients decode the token they are given (the Teams SDK v2 reads its claims); the Connector still checks
+        // the exact string, so the shape grants nothing by itself.
+        let now = crate::openid::unix_now();
+        let header = URL_SAFE_NO_PAD.encode(r#"{"typ":"JWT","alg":"none"}"#);
+        let claims = URL_SAFE_NO_PAD.encode(
+            json!({
+                "aud": self.options.scope.trim_end_matches("/.default"),
+                "iss": format!("https://sts.windows.net/{tenant}/"),
+                "appid": self.options.app_id,
+                "tid": tenant,
+                "iat": now,
+                "nbf": now,
+                "exp": now + i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX / 2),
+            })
+            .to_string(),
+        );
+        let token = format!(
+            "{header}.{claims}.fake-teams-token-{}-{:016x}",
+            self.tokens_issued,
+            fastrand::u64(..)
+        );
         self.tokens.insert(token.clone(), Instant::now() + lifetime);
         Answer::ok(json!({
             "token_type": "Bearer",

@@ -1,5 +1,6 @@
-// The benchmark's peer: a botbuilder-js 4.23 bot (CloudAdapter, authentication ON) doing our reference bot's echo,
-// pointed at the fake Teams service that bench/run starts:
+// A benchmark peer: a botbuilder-js 4.23 bot (CloudAdapter, authentication ON; botbuilder-js is archived, its
+// successors are bench/peer-agents and bench/peer-teams) doing our reference bot's echo, pointed at the fake Teams
+// service that bench/run starts:
 //   - inbound tokens are verified against the fake OpenID metadata (ToBotFromChannelOpenIdMetadataUrl) with the
 //     Bot Framework issuer, our app id as audience, the `msteams` endorsement and the serviceUrl claim;
 //   - outbound tokens come from the fake token endpoint (client credentials) through a ServiceClientCredentialsFactory;
