@@ -8,7 +8,7 @@ use crate::config::{Config, Runtime, StateChoice};
 use auth::{AuthMode, Authenticator};
 use connector::{Connector, HttpConnector, InProcessRateLimiter, ServiceUrlAllowlist};
 use std::sync::Arc;
-use store::{ChangeEvent, DynamoStore, EmbeddedStore, Store};
+use store::{ChangeEvent, DynamoStore, Store};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 /// How inbound requests are authenticated.
@@ -67,6 +67,10 @@ pub enum StartupError {
     Store(#[from] store::StoreError),
     #[error("reading the app secret from Secrets Manager ({arn}): {message}")]
     Secret { arn: String, message: String },
+    /// `STATE_STORE=embedded` in a binary built without the embedded store (the Lambda functions: it is the
+    /// devserver's; enable `teams-bot`'s `local-store` feature to have it).
+    #[error("STATE_STORE=embedded: this binary is built without the embedded store (a Lambda uses `dynamodb`)")]
+    EmbeddedStoreNotBuilt,
 }
 
 /// Who keeps a tenant's requests within its limit (the connector's `tenant_requests_per_second`, 30 by default).
@@ -151,16 +155,8 @@ impl App {
         }
         let (store, changes): (Arc<dyn Store>, _) = match &config.state {
             StateChoice::Embedded { path } => {
-                let store = match path {
-                    Some(path) => EmbeddedStore::open(path).await?,
-                    None => EmbeddedStore::open(store::DEFAULT_STATE_PATH).await?,
-                };
-                // Claims committed before this start whose event was lost with the process that wrote them come
-                // first, as a stream read from its trim horizon would hold them (crate::background).
-                let now = store::Timestamp::now();
-                let since = store::Timestamp(now.0.saturating_sub_unsigned(crate::background::MAX_RECORD_AGE_SECS));
-                let changes = store.subscribe_changes_since(since, now).await?;
-                (Arc::new(store), Some(changes))
+                let (store, changes) = open_embedded(path.as_deref()).await?;
+                (store, Some(changes))
             }
             StateChoice::DynamoDb { table } => {
                 let client = aws_sdk_dynamodb::Client::new(sdk.get_or_init(load_sdk).await);
@@ -199,4 +195,27 @@ impl App {
             changes,
         ))
     }
+}
+
+/// The embedded store at `path` (or [`store::DEFAULT_STATE_PATH`]) and its change events: first the claims
+/// committed in the last [`crate::background::MAX_RECORD_AGE_SECS`] whose event was lost with the process that
+/// wrote them, as a stream read from its trim horizon would hold them (crate::background), then each new one.
+#[cfg(feature = "local")]
+async fn open_embedded(
+    path: Option<&std::path::Path>,
+) -> Result<(Arc<dyn Store>, UnboundedReceiver<ChangeEvent>), StartupError> {
+    let store =
+        store::EmbeddedStore::open(path.unwrap_or_else(|| std::path::Path::new(store::DEFAULT_STATE_PATH))).await?;
+    let now = store::Timestamp::now();
+    let since = store::Timestamp(now.0.saturating_sub_unsigned(crate::background::MAX_RECORD_AGE_SECS));
+    let changes = store.subscribe_changes_since(since, now).await?;
+    Ok((Arc::new(store), changes))
+}
+
+/// Without the `local` feature (the Lambda functions) there is no embedded store to open.
+#[cfg(not(feature = "local"))]
+async fn open_embedded(
+    _path: Option<&std::path::Path>,
+) -> Result<(Arc<dyn Store>, UnboundedReceiver<ChangeEvent>), StartupError> {
+    Err(StartupError::EmbeddedStoreNotBuilt)
 }

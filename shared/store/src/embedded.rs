@@ -21,6 +21,7 @@
 //! A TTL index (`expiry`: expires-at, pk, sk) finds them without reading every item; it and the due-time index
 //! change with the items in the same transaction. A file from before the TTL index gets it built at open.
 
+use crate::DEFAULT_STATE_PATH;
 use crate::error::StoreError;
 use crate::feed::ChangeFeed;
 use crate::keys;
@@ -78,9 +79,6 @@ const PURGE_GRACE_SECS: i64 = 60;
 /// The most items one transaction of [`EmbeddedStore::purge_expired`] deletes (it commits and goes on), so the
 /// writer is never held up for long.
 const PURGE_CHUNK: usize = 1024;
-
-/// Where the embedded store lives when `STATE_PATH` is not set.
-pub const DEFAULT_STATE_PATH: &str = ".state/store.redb";
 
 /// The redb-backed store.
 #[derive(Debug, Clone)]

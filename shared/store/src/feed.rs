@@ -24,6 +24,7 @@ impl ChangeFeed {
 
     /// A new receiver, and a sender into it for events from elsewhere (a replay of what was committed before
     /// it subscribed): the receiver gets both, and every event published from now on.
+    #[cfg(feature = "embedded")]
     pub(crate) fn subscribe_with_sender(
         &self,
     ) -> (mpsc::UnboundedSender<ChangeEvent>, mpsc::UnboundedReceiver<ChangeEvent>) {

@@ -56,6 +56,7 @@
 //! Idempotency keys: a pending claim lapses after 10 minutes, after which a retry sends again.
 
 mod dynamo;
+#[cfg(feature = "embedded")]
 mod embedded;
 mod error;
 mod feed;
@@ -69,7 +70,8 @@ pub use dynamo::{
     DynamoStore, GSI1, RequestCounter, TTL_ATTRIBUTE, attributes_to_json, from_attributes, item_to_json, sdk_error,
     to_attributes,
 };
-pub use embedded::{DEFAULT_STATE_PATH, EmbeddedStore};
+#[cfg(feature = "embedded")]
+pub use embedded::EmbeddedStore;
 pub use error::{BoxError, StoreError};
 pub use feed::ChangeFeed;
 pub use memory::MemoryStore;
@@ -84,3 +86,6 @@ pub use ports::{
     WelcomeClaims,
 };
 pub use table::{Cond, Item, MAX_BATCH, Table, Write, WriteOutcome};
+
+/// Where the embedded store lives when `STATE_PATH` is not set (relative to the working directory).
+pub const DEFAULT_STATE_PATH: &str = ".state/store.redb";

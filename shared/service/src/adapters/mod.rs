@@ -2,6 +2,7 @@
 //! secret from Secrets Manager, the state table's DynamoDB stream (the devserver on DynamoDB), the conversations
 //! this process recently recorded.
 
+#[cfg(feature = "local")]
 pub mod dynamo_stream;
 pub mod known;
 pub mod pacing;

@@ -14,12 +14,17 @@
 //! line naming it (the mapping's on-failure destination). Redelivery is safe: each welcome is sent under an
 //! idempotency key, and an outbox item is sent only while not done (docs/decisions `2026-11-21-exactly-once.md`).
 
+#[cfg(feature = "local")]
 use crate::adapters::dynamo_stream::{SdkStreamSource, StreamEvent, StreamReader, streams_endpoint_from};
 use crate::app::App;
+#[cfg(feature = "local")]
 use crate::config::{Config, StateChoice};
 use std::time::{Duration, Instant};
-use store::{ChangeEvent, StreamItem, Timestamp};
+#[cfg(feature = "local")]
+use store::Timestamp;
+use store::{ChangeEvent, StreamItem};
 use tokio::sync::mpsc::UnboundedReceiver;
+#[cfg(feature = "local")]
 use tokio::task::JoinHandle;
 
 /// Retries of a failed record (the template's mappings: `MaximumRetryAttempts: 5`).
@@ -35,6 +40,7 @@ pub const MAX_RECORD_AGE_SECS: u64 = 21_600;
 /// Starts the stream work for the store `config` names, in the background: `changes` (from [`App::build`]) on
 /// the embedded store, the table's stream on DynamoDB. Answers the task (it runs until the process ends), or
 /// `None` on an embedded store without `changes`.
+#[cfg(feature = "local")]
 pub async fn start(
     app: &App,
     config: &Config,
@@ -72,6 +78,7 @@ pub async fn run_change_feed(app: App, mut changes: UnboundedReceiver<ChangeEven
 
 /// Reads the table's stream with `reader` forever, handling each record (in shard order) as the `welcome` or
 /// `proactive` function would.
+#[cfg(feature = "local")]
 pub async fn run_table_stream<S>(app: App, reader: StreamReader<S>)
 where
     S: crate::adapters::dynamo_stream::StreamSource,
@@ -81,6 +88,7 @@ where
 
 /// One record of the table's stream: skipped when older than the mappings act on, or when its image cannot be
 /// read (the mapping would fail it and send it to the on-failure destination); handled otherwise.
+#[cfg(feature = "local")]
 async fn handle_record(app: &App, event: StreamEvent) {
     let record = format!("{}/{}", event.shard, event.sequence);
     let item = match event.change.as_ref().map(ChangeEvent::stream_item) {
