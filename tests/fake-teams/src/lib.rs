@@ -22,6 +22,7 @@ mod state;
 
 pub use faults::{Fault, FaultAction};
 pub use state::{Route, StoredActivity};
+pub use state::streaming::{MAX_STREAM_DURATION, MIN_UPDATE_GAP, StreamRecord, StreamUpdate};
 
 use axum::Router;
 use models::TeamsChannelAccount;

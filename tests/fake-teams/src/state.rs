@@ -102,6 +102,8 @@ impl Default for Options {
 enum Kind {
     Personal { user: String },
     Channel { team: String },
+    /// A group chat (users add bots to them; bots cannot create them): its members' ids.
+    GroupChat { members: Vec<String> },
 }
 
 #[derive(Clone, Debug)]
@@ -605,6 +607,9 @@ impl State {
         if let Err(e) = Self::check_activity(call.body.as_ref(), call.body_utf16) {
             return e;
         }
+        if let Some(answer) = self.stream_activity(conversation, call) {
+            return answer;
+        }
         let id = self.store(conversation, reply_to, call.body.clone().unwrap_or_default());
         Answer::ok(json!({"id": id}))
     }
@@ -651,6 +656,10 @@ impl State {
         Ok(match &conv.kind {
             Kind::Personal { user } => self.find_user(&conv.tenant, user).cloned().into_iter().collect(),
             Kind::Channel { team } => self.teams.get(team).map(|t| t.members.clone()).unwrap_or_default(),
+            Kind::GroupChat { members } => members
+                .iter()
+                .filter_map(|m| self.find_user(&conv.tenant, m).cloned())
+                .collect(),
         })
     }
 

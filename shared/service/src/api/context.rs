@@ -208,6 +208,14 @@ impl<'a> Context<'a> {
         .map(|_| ())
     }
 
+    /// A reply written piece by piece: informative updates, then the text as it is produced, then the final
+    /// message, streamed as Teams streams bot messages in a 1:1 chat (elsewhere, one message at the end). See
+    /// [`ReplyStream`](crate::api::ReplyStream).
+    #[must_use]
+    pub fn stream(&self) -> crate::api::ReplyStream<'_> {
+        crate::api::ReplyStream::new(self, self.app)
+    }
+
     /// Replaces a message the bot sent in this conversation (PUT). Teams updates text and single-card messages.
     ///
     /// # Errors
