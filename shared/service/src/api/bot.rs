@@ -5,7 +5,7 @@ use crate::api::events::{
     MessageDeleted, MessageEdit, PersonalWelcome, ReactionsChanged, SearchQuery, SearchSelection, TeamWelcome,
 };
 use crate::api::invokes::{DialogResponse, SearchResponse};
-use crate::api::{BotError, Context, IncomingMessage};
+use crate::api::{BotError, Context, DeferredWork, IncomingMessage};
 use async_trait::async_trait;
 use models::Activity;
 
@@ -463,6 +463,20 @@ pub trait Bot: Send + Sync + 'static {
     /// Whatever the handler fails with; logged, counted and reported in the tick's answer.
     async fn on_job(&self, ctx: &Context<'_>, job: &JobRun<'_>) -> Result<(), BotError> {
         let _ = (ctx, job);
+        Ok(())
+    }
+
+    /// Work a handler deferred with [`Context::defer`] runs now, after the webhook answered Teams; `ctx` is
+    /// addressed to the conversation it was deferred from (its replies are new messages there, in a channel
+    /// thread in the thread). Runs at least once: a retried run (after a failure that may pass, or a run past
+    /// [`crate::flows::deferred::DEADLINE`]) runs it again, but a send an earlier run made is not made again.
+    /// See [`Context::defer`] for an example.
+    ///
+    /// # Errors
+    /// Whatever the handler fails with; logged and counted. A failure that may pass (Teams throttling or 5xx,
+    /// the store) is retried as the stream record is; any other is not.
+    async fn on_deferred(&self, ctx: &Context<'_>, work: &DeferredWork<'_>) -> Result<(), BotError> {
+        let _ = (ctx, work);
         Ok(())
     }
 }

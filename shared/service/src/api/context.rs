@@ -98,6 +98,8 @@ pub struct Context<'a> {
     app: &'a App,
     activity: Option<&'a Activity>,
     reference: ConversationReference,
+    /// Deferred work: the work this context runs, if any, and its sends and deferrals so far.
+    turn: crate::api::Turn,
 }
 
 impl<'a> Context<'a> {
@@ -107,6 +109,7 @@ impl<'a> Context<'a> {
             app,
             activity: Some(activity),
             reference,
+            turn: crate::api::Turn::default(),
         }
     }
 
@@ -116,7 +119,29 @@ impl<'a> Context<'a> {
             app,
             activity: None,
             reference,
+            turn: crate::api::Turn::default(),
         }
+    }
+
+    /// The context of the deferred work `work_id` (see [`crate::api::Bot::on_deferred`]): proactive, its sends
+    /// keyed by the work.
+    pub(crate) fn deferred(app: &'a App, reference: ConversationReference, work_id: &str) -> Self {
+        Self {
+            app,
+            activity: None,
+            reference,
+            turn: crate::api::Turn::of_work(work_id),
+        }
+    }
+
+    /// The runtime (for the API's other modules).
+    pub(crate) fn app(&self) -> &'a App {
+        self.app
+    }
+
+    /// What this context knows of deferred work.
+    pub(crate) fn turn(&self) -> &crate::api::Turn {
+        &self.turn
     }
 
     /// The inbound activity being handled (`None` for a scheduled job).
@@ -529,6 +554,11 @@ impl<'a> Context<'a> {
     ) -> Result<ActivityId, BotError> {
         let message = crate::addressed(&message, conversation, tenant);
         let typing = matches!(message.kind, ActivityKind::Typing(_));
+        // In deferred work, a send an earlier run of it made is not made again (crate::api::deferred).
+        let key = match self.turn.claim_send(self.app, typing).await? {
+            crate::api::SendClaim::Send(key) => key,
+            crate::api::SendClaim::AlreadySent(id) => return Ok(id),
+        };
         match self
             .app
             .connector
@@ -539,9 +569,13 @@ impl<'a> Context<'a> {
                 if !typing {
                     self.count_sent();
                 }
+                self.turn.sent(self.app, key.as_deref(), conversation, &sent.id).await;
                 Ok(sent.id)
             }
-            Err(e) => Err(self.failed("send", e, conversation).await),
+            Err(e) => {
+                self.turn.failed(self.app, key.as_deref(), &e).await;
+                Err(self.failed("send", e, conversation).await)
+            }
         }
     }
 
