@@ -51,15 +51,15 @@ pub struct HttpConnector {
 }
 
 /// One request, before the serviceUrl is checked.
-struct Call<'a> {
-    method: Method,
-    service_url: &'a str,
-    segments: Vec<&'a str>,
-    query: Vec<(&'static str, String)>,
-    body: Option<Vec<u8>>,
-    class: PaceClass,
-    pace_conversation: String,
-    tenant: Option<String>,
+pub(crate) struct Call<'a> {
+    pub(crate) method: Method,
+    pub(crate) service_url: &'a str,
+    pub(crate) segments: Vec<&'a str>,
+    pub(crate) query: Vec<(&'static str, String)>,
+    pub(crate) body: Option<Vec<u8>>,
+    pub(crate) class: PaceClass,
+    pub(crate) pace_conversation: String,
+    pub(crate) tenant: Option<String>,
 }
 
 /// What one attempt came to.
@@ -152,7 +152,7 @@ impl HttpConnector {
         url
     }
 
-    async fn execute(&self, call: Call<'_>) -> Result<bytes::Bytes, ConnectorError> {
+    pub(crate) async fn execute(&self, call: Call<'_>) -> Result<bytes::Bytes, ConnectorError> {
         // The allowlist comes first: nothing (no token fetch, no request) for a refused serviceUrl.
         let base = self.allowlist.check(call.service_url)?;
         let key = PaceKey {
@@ -274,7 +274,7 @@ impl HttpConnector {
         Attempt::Fail(ConnectorError::OutcomeUnknown { source: Box::new(e) })
     }
 
-    async fn json<T: DeserializeOwned>(&self, call: Call<'_>) -> Result<T, ConnectorError> {
+    pub(crate) async fn json<T: DeserializeOwned>(&self, call: Call<'_>) -> Result<T, ConnectorError> {
         let body = self.execute(call).await?;
         let raw: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
             b"{}"
@@ -529,6 +529,41 @@ impl Connector for HttpConnector {
             tenant: None,
         })
         .await
+    }
+
+    async fn send_batch(
+        &self,
+        service_url: &str,
+        endpoint: crate::batch::BatchEndpoint,
+        request: &models::batch::BatchRequest,
+    ) -> Result<models::batch::OperationId, ConnectorError> {
+        self.batch_send(service_url, endpoint, request).await
+    }
+
+    async fn batch_state(
+        &self,
+        service_url: &str,
+        operation: &models::batch::OperationId,
+    ) -> Result<models::batch::BatchOperationState, ConnectorError> {
+        self.batch_state_of(service_url, operation).await
+    }
+
+    async fn batch_failed_entries(
+        &self,
+        service_url: &str,
+        operation: &models::batch::OperationId,
+        continuation_token: Option<&str>,
+    ) -> Result<models::batch::BatchFailedEntries, ConnectorError> {
+        self.batch_failed_entries_of(service_url, operation, continuation_token)
+            .await
+    }
+
+    async fn cancel_batch(
+        &self,
+        service_url: &str,
+        operation: &models::batch::OperationId,
+    ) -> Result<(), ConnectorError> {
+        self.batch_cancel(service_url, operation).await
     }
 
     async fn team_channels(&self, service_url: &str, team_id: &str) -> Result<ConversationList, ConnectorError> {

@@ -2,6 +2,7 @@
 //! provider, the serviceUrl allowlist, retries and pacing; plus an in-memory [`RecordingConnector`] for tests.
 
 pub mod allowlist;
+pub mod batch;
 pub mod client;
 pub mod config;
 pub mod error;
@@ -12,6 +13,7 @@ pub mod retry;
 pub mod token;
 
 pub use allowlist::{RefusedUrl, ServiceUrlAllowlist, TEAMS_HOSTS};
+pub use batch::{BatchEndpoint, batch_unsupported, is_batch_unsupported};
 pub use client::{CallObserver, HttpConnector};
 pub use config::{AppType, ConfigError, ConnectorConfig};
 pub use error::ConnectorError;

@@ -83,6 +83,46 @@ pub trait Connector: Send + Sync + std::fmt::Debug {
     /// `GET v3/teams/{teamId}/conversations`: the team's channels.
     async fn team_channels(&self, service_url: &str, team_id: &str) -> Result<ConversationList, ConnectorError>;
 
+    /// `POST v3/batch/conversation/{users|tenant|team|channels}/`: one message to many recipients, answered with
+    /// the operation id Teams tracks it by. The default answers [`crate::batch::batch_unsupported`] (a
+    /// Connector without batch endpoints); callers then fall back to individual sends.
+    async fn send_batch(
+        &self,
+        _service_url: &str,
+        _endpoint: crate::batch::BatchEndpoint,
+        _request: &models::batch::BatchRequest,
+    ) -> Result<models::batch::OperationId, ConnectorError> {
+        Err(crate::batch::batch_unsupported())
+    }
+
+    /// `GET v3/batch/conversation/{operationId}`: where a batch is.
+    async fn batch_state(
+        &self,
+        _service_url: &str,
+        _operation: &models::batch::OperationId,
+    ) -> Result<models::batch::BatchOperationState, ConnectorError> {
+        Err(crate::batch::batch_unsupported())
+    }
+
+    /// `GET v3/batch/conversation/failedentries/{operationId}?continuationToken=`: one page of a batch's failures.
+    async fn batch_failed_entries(
+        &self,
+        _service_url: &str,
+        _operation: &models::batch::OperationId,
+        _continuation_token: Option<&str>,
+    ) -> Result<models::batch::BatchFailedEntries, ConnectorError> {
+        Err(crate::batch::batch_unsupported())
+    }
+
+    /// `DELETE v3/batch/conversation/{operationId}`: cancel what a batch has not sent yet.
+    async fn cancel_batch(
+        &self,
+        _service_url: &str,
+        _operation: &models::batch::OperationId,
+    ) -> Result<(), ConnectorError> {
+        Err(crate::batch::batch_unsupported())
+    }
+
     /// Create (or get) the 1:1 chat between `bot` and `user` in `tenant`; answers its conversation id.
     async fn create_personal_conversation(
         &self,

@@ -8,6 +8,7 @@
 pub mod account;
 pub mod activity;
 pub mod attachment;
+pub mod batch;
 pub mod channel_data;
 pub mod connector;
 pub mod entity;

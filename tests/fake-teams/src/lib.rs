@@ -428,6 +428,14 @@ impl FakeTeams {
         lock(&self.shared).activities_in(conversation)
     }
 
+    /// How batch operations answer: `Ongoing` for `completes_after` after they were accepted, then `Completed`;
+    /// failed entries `page_size` per page.
+    pub fn batch_settings(&self, completes_after: Duration, page_size: usize) {
+        let mut s = lock(&self.shared);
+        s.batches.completes_after = completes_after;
+        s.batches.page_size = page_size;
+    }
+
     /// One activity by id, if it exists and was not deleted.
     #[must_use]
     pub fn activity(&self, conversation: &str, activity_id: &str) -> Option<StoredActivity> {

@@ -46,6 +46,13 @@ fn route(method: &Method, path: &str) -> (Route, Vec<String>) {
         (["conversations", c, "members", u], Method::GET) => (Route::GetMember, vec![c, u]),
         (["teams", t], Method::GET) => (Route::TeamDetails, vec![t]),
         (["teams", t, "conversations"], Method::GET) => (Route::TeamChannels, vec![t]),
+        (["batch", "conversation", "users"], Method::POST) => (Route::BatchUsers, vec![]),
+        (["batch", "conversation", "tenant"], Method::POST) => (Route::BatchTenant, vec![]),
+        (["batch", "conversation", "team"], Method::POST) => (Route::BatchTeam, vec![]),
+        (["batch", "conversation", "channels"], Method::POST) => (Route::BatchChannels, vec![]),
+        (["batch", "conversation", "failedentries", o], Method::GET) => (Route::BatchFailedEntries, vec![o]),
+        (["batch", "conversation", o], Method::GET) => (Route::BatchState, vec![o]),
+        (["batch", "conversation", o], Method::DELETE) => (Route::BatchCancel, vec![o]),
         _ => (Route::Unknown, vec![]),
     };
     (route, ids.into_iter().map(decode).collect())

@@ -37,6 +37,20 @@ pub enum Route {
     TeamDetails,
     /// `GET v3/teams/{teamId}/conversations`
     TeamChannels,
+    /// `POST v3/batch/conversation/users/`
+    BatchUsers,
+    /// `POST v3/batch/conversation/tenant/`
+    BatchTenant,
+    /// `POST v3/batch/conversation/team/`
+    BatchTeam,
+    /// `POST v3/batch/conversation/channels/`
+    BatchChannels,
+    /// `GET v3/batch/conversation/{operationId}`
+    BatchState,
+    /// `GET v3/batch/conversation/failedentries/{operationId}`
+    BatchFailedEntries,
+    /// `DELETE v3/batch/conversation/{operationId}`
+    BatchCancel,
     /// Anything else (answered 404).
     Unknown,
 }
@@ -412,6 +426,12 @@ impl State {
                         self.conversations.get(ch).map(|c| c.tenant.clone())
                     })
             }),
+            Route::BatchUsers | Route::BatchTenant | Route::BatchTeam | Route::BatchChannels => call
+                .body
+                .as_ref()
+                .and_then(|b| b.get("tenantId"))
+                .and_then(Value::as_str)
+                .map(str::to_owned),
             Route::TeamDetails | Route::TeamChannels => call
                 .ids
                 .first()
@@ -478,6 +498,13 @@ impl State {
             Route::GetMember => self.member(id(0), id(1)),
             Route::TeamDetails => self.team(id(0), false),
             Route::TeamChannels => self.team(id(0), true),
+            Route::BatchUsers => self.batch_answer(batch::BatchRoute::Users, call, query),
+            Route::BatchTenant => self.batch_answer(batch::BatchRoute::Tenant, call, query),
+            Route::BatchTeam => self.batch_answer(batch::BatchRoute::Team, call, query),
+            Route::BatchChannels => self.batch_answer(batch::BatchRoute::Channels, call, query),
+            Route::BatchState => self.batch_answer(batch::BatchRoute::State, call, query),
+            Route::BatchFailedEntries => self.batch_answer(batch::BatchRoute::FailedEntries, call, query),
+            Route::BatchCancel => self.batch_answer(batch::BatchRoute::Cancel, call, query),
             Route::Token | Route::Unknown => Answer::error(404, "NotFound", "No such endpoint."),
         }
     }

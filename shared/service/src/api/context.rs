@@ -485,6 +485,13 @@ impl<'a> Context<'a> {
             .await?)
     }
 
+    /// Batch sends in this context's tenant: one message to many users, the whole tenant, a team's members or
+    /// several channels ([`crate::api::batch::Batch`]).
+    #[must_use]
+    pub fn batch(&'a self) -> crate::api::batch::Batch<'a> {
+        crate::api::batch::Batch::new(self)
+    }
+
     /// The scheduled jobs of this conversation (for a channel thread: of its channel).
     #[must_use]
     pub fn jobs(&self) -> Jobs<'_> {

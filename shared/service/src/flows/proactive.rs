@@ -146,6 +146,10 @@ pub async fn notify_value(app: &App, body: &[u8]) -> Result<Value, NotifyError> 
     );
     let started = std::time::Instant::now();
     let result = async {
+        if let Some(batch) = crate::flows::batch_notify::parse(body)? {
+            tracing::Span::current().record("operation", "batch");
+            return crate::flows::batch_notify::run(app, batch).await;
+        }
         let operation: Operation =
             serde_json::from_slice(body).map_err(|e| NotifyError::new(400, "InvalidRequest", e.to_string()))?;
         record_operation(&tracing::Span::current(), &operation);
