@@ -33,6 +33,8 @@ pub const HELP_TEXT: &str = "Here is what I can do:\n\
 - task: a dialog to type something in; I tell you what you entered\n\
 - subscribe [minutes]: a check-in poll here every day, or every given number of minutes\n\
 - unsubscribe: stop the check-in poll\n\
+- stream: I write a short answer that you see growing as I write it\n\
+- slow [seconds]: I answer at once that I am on it, and again when done, 20 s later or after the given seconds\n\
 Anything else I echo back with its character count; edit or delete your message and my echo follows. In channels \
 and group chats, @mention me. My search message extension finds these commands from the compose box.";
 
@@ -57,6 +59,11 @@ pub const HELP_ENTRIES: &[HelpEntry] = &[
         "a check-in poll here every day, or every given number of minutes",
     ),
     entry("unsubscribe", "stop the check-in poll"),
+    entry("stream", "I write a short answer that you see growing as I write it"),
+    entry(
+        "slow [seconds]",
+        "I answer at once that I am on it, and again when done, 20 s later or after the given seconds",
+    ),
 ];
 
 const fn entry(command: &'static str, description: &'static str) -> HelpEntry {
@@ -90,10 +97,14 @@ pub(crate) async fn on_message(ctx: &Context<'_>, message: &IncomingMessage<'_>)
         "update" => update_demo(ctx).await,
         "delete" => delete_demo(ctx).await,
         "task" => reply(ctx, with_attachment(None, task_card())).await,
+        "stream" => crate::stream::stream(ctx).await.map(|_| ()),
         "unsubscribe" => unsubscribe(ctx).await,
         _ => match cmd.strip_prefix("subscribe") {
             Some(rest) if rest.is_empty() || rest.starts_with(' ') => subscribe(ctx, rest.trim()).await,
-            _ => echo_reply(ctx, message).await,
+            _ => match cmd.strip_prefix("slow") {
+                Some(rest) if rest.is_empty() || rest.starts_with(' ') => crate::slow::slow(ctx, rest.trim()).await,
+                _ => echo_reply(ctx, message).await,
+            },
         },
     }
 }

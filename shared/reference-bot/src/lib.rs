@@ -11,6 +11,8 @@
 //!   the tally as it stands.
 //! - The `task` command's dialog ([`dialog`]): a form with one text input, answered `You entered <text>`.
 //! - The `search` message extension ([`search`]): finds the commands by text; a picked one inserts its card.
+//! - The `stream` command ([`stream`]): a short text streamed as Teams streams bot messages in a 1:1 chat.
+//! - The `slow [seconds]` command ([`slow`]): acknowledged at once, answered later by deferred work.
 
 mod cards;
 mod commands;
@@ -20,6 +22,8 @@ pub mod poll;
 mod reply;
 mod roster;
 pub mod search;
+pub mod slow;
+pub mod stream;
 mod text;
 pub mod welcome;
 
@@ -29,8 +33,9 @@ pub use roster::{MAX_NAMES_LISTED, roster_text};
 pub use text::{command_of, echo_text};
 
 use teams_bot::{
-    Activity, Bot, BotError, CardAction, Context, DialogRequest, DialogResponse, IncomingMessage, InvokeResponse,
-    JobRun, MessageDeleted, MessageEdit, PersonalWelcome, SearchQuery, SearchResponse, SearchSelection, TeamWelcome,
+    Activity, Bot, BotError, CardAction, Context, DeferredWork, DialogRequest, DialogResponse, IncomingMessage,
+    InvokeResponse, JobRun, MessageDeleted, MessageEdit, PersonalWelcome, SearchQuery, SearchResponse, SearchSelection,
+    TeamWelcome,
 };
 
 /// The reference bot. It keeps no state in memory: its name is the runtime's `BOT_NAME`, its polls are scheduled
@@ -94,5 +99,9 @@ impl Bot for ReferenceBot {
 
     async fn on_job(&self, ctx: &Context<'_>, job: &JobRun<'_>) -> Result<(), BotError> {
         poll::on_job(ctx, job).await
+    }
+
+    async fn on_deferred(&self, ctx: &Context<'_>, work: &DeferredWork<'_>) -> Result<(), BotError> {
+        slow::on_deferred(ctx, work).await
     }
 }

@@ -269,6 +269,8 @@ async fn help_lists_every_command_whatever_the_case_and_spacing() {
         "delete",
         "subscribe",
         "unsubscribe",
+        "stream",
+        "slow",
     ] {
         assert!(text.contains(&format!("- {cmd}")), "help misses {cmd}");
     }

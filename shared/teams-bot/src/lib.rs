@@ -49,7 +49,9 @@ pub use service::api::{
     MessageEdit, NO_DIALOG, NoBot, PersonalWelcome, ReactionsChanged, ResultLayout, ScheduledJob, Scope, SearchQuery,
     SearchResponse, SearchResult, SearchSelection, SentMessage, State, TeamWelcome,
 };
-pub use service::api::{invokes, testkit};
+pub use service::api::{DeferError, DeferredWork, MAX_DEFERRED_DATA_BYTES};
+pub use service::api::{MAX_INFORMATIVE_CHARS, MIN_STREAM_INTERVAL, ReplyStream, STREAM_INTERVAL, StreamOutcome};
+pub use service::api::{batch, invokes, testkit};
 
 #[cfg(feature = "devserver")]
 pub mod devserver;

@@ -12,6 +12,10 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 use tokio::time::Instant;
 
+mod group_chat;
+pub(crate) mod streaming;
+pub(crate) mod batch;
+
 /// The endpoints the fake serves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Route {
@@ -216,6 +220,8 @@ pub(crate) struct State {
     next_activity: u64,
     windows: HashMap<(String, bool), Windows>,
     tenant_windows: HashMap<String, Windows>,
+    pub(crate) batches: batch::Batches,
+    streams: streaming::Streams,
 }
 
 /// The conversation a reply chain belongs to.
@@ -240,6 +246,8 @@ impl State {
             next_activity: 1_700_000_000_000,
             windows: HashMap::new(),
             tenant_windows: HashMap::new(),
+            batches: batch::Batches::default(),
+            streams: streaming::Streams::default(),
         }
     }
 

@@ -4,17 +4,22 @@
 //! The runtime owns everything a bot must not get wrong (token checks, dedupe, exactly-once welcomes and job
 //! runs, serviceUrl allowlist, pacing, retries, state); a bot only says what to do.
 
+pub mod batch;
 mod bot;
 mod context;
+mod deferred;
 mod events;
 mod identity;
 pub mod invokes;
 mod message;
+mod streaming;
 pub mod testkit;
 
 pub use bot::{Bot, NO_DIALOG, NoBot};
 pub(crate) use context::job_data;
 pub use context::{BotError, Context, Jobs, MAX_ROSTER_PAGES, ScheduledJob, SentMessage, State};
+pub use deferred::{DeferError, DeferredWork, MAX_DEFERRED_DATA_BYTES};
+pub(crate) use deferred::{SendClaim, Turn};
 pub use events::{
     CardAction, ConversationEvent, DialogRequest, IncomingMessage, InstallAction, Installation, InvokeRequest,
     InvokeResponse, JobRun, MembersChanged, MessageDeleted, MessageEdit, PersonalWelcome, ReactionsChanged, Scope,
@@ -26,3 +31,4 @@ pub use invokes::{
     ResultLayout, SearchInvoke, SearchParameter, SearchResponse, SearchResult,
 };
 pub use message::Message;
+pub use streaming::{MAX_INFORMATIVE_CHARS, MIN_STREAM_INTERVAL, ReplyStream, STREAM_INTERVAL, StreamOutcome};

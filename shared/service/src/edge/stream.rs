@@ -122,6 +122,9 @@ pub enum RecordError {
         #[source]
         source: NotifyError,
     },
+    /// Deferred work failed (or ran past its deadline) in a way worth retrying.
+    #[error(transparent)]
+    Deferred(#[from] crate::flows::deferred::DeferredError),
 }
 
 /// How a NewImage failed to become a [`StreamItem`].
@@ -281,10 +284,12 @@ pub async fn welcome_item(app: App, item: StreamItem) -> Result<(), String> {
 }
 
 /// The proactive function's handling of one outbox item: its payload is a notify operation. A notify Teams
-/// refused for good is logged, counted and not retried (the item is marked done).
+/// refused for good is logged, counted and not retried (the item is marked done). An item of topic
+/// [`crate::flows::deferred::TOPIC`] is deferred work instead: the bot's `on_deferred` ([`crate::flows::deferred`]).
 ///
 /// # Errors
-/// [`RecordError::OutboxState`], or [`RecordError::Outbox`] when the operation failed in a way worth retrying.
+/// [`RecordError::OutboxState`], or [`RecordError::Outbox`] / [`RecordError::Deferred`] when the operation or the
+/// deferred work failed in a way worth retrying.
 pub async fn outbox_record(app: &App, item: &StreamItem) -> Result<(), RecordError> {
     let StreamItem::Outbox(outbox) = item else {
         return Ok(());
@@ -304,6 +309,14 @@ pub async fn outbox_record(app: &App, item: &StreamItem) -> Result<(), RecordErr
                 source,
             });
         }
+    }
+    // Deferred work (`Context::defer`): the bot's `on_deferred`, done unless worth retrying (flows::deferred).
+    if outbox.topic == crate::flows::deferred::TOPIC {
+        crate::flows::deferred::run(app, outbox).await?;
+        if let Err(e) = app.store.mark_outbox_done(&outbox.id, store::Timestamp::now()).await {
+            tracing::warn!(outbox = %outbox.id, error = %e, "could not mark the deferred work done; a replay would run it again");
+        }
+        return Ok(());
     }
     let body = serde_json::to_vec(&outbox.payload).unwrap_or_default();
     match crate::proactive::notify_value(app, &body).await {

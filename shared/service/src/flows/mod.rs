@@ -4,6 +4,9 @@
 
 pub mod address;
 pub mod background;
+pub mod batch;
+pub mod batch_notify;
+pub mod deferred;
 pub(crate) mod dispatch;
 pub mod lifecycle;
 pub(crate) mod mentions;
