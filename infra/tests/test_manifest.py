@@ -192,6 +192,7 @@ class Package(unittest.TestCase):
             with zipfile.ZipFile(out) as z:
                 packaged = json.loads(z.read("manifest.json"))
         self.assertEqual({p["botId"] for p in packaged["bots"] + packaged["composeExtensions"]}, {app_id})
+        self.assertEqual(packaged["webApplicationInfo"]["id"], app_id)
         self.assertEqual(MANIFEST["composeExtensions"][0]["botId"], "00000000-0000-0000-0000-000000000000")
 
     def test_color_icon_is_192_opaque(self):

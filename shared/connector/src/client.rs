@@ -134,6 +134,12 @@ impl HttpConnector {
 
     /// Builds `{serviceUrl}v3/{segments...}?{query}` with every segment percent-encoded.
     fn url(base: Url, segments: &[&str], query: &[(&'static str, String)]) -> Url {
+        Self::url_in(base, "v3", segments, query)
+    }
+
+    /// Builds `{serviceUrl}{api}/{segments...}?{query}` (`api`: `v3` for the Connector, `v1` for the meeting
+    /// APIs) with every segment percent-encoded.
+    fn url_in(base: Url, api: &str, segments: &[&str], query: &[(&'static str, String)]) -> Url {
         let mut url = base;
         let mut path = url.path().to_owned();
         if !path.ends_with('/') {
@@ -153,6 +159,11 @@ impl HttpConnector {
     }
 
     pub(crate) async fn execute(&self, call: Call<'_>) -> Result<bytes::Bytes, ConnectorError> {
+        self.execute_in("v3", call).await
+    }
+
+    /// [`Self::execute`] under another API root of the serviceUrl (`v1` for the meeting APIs).
+    pub(crate) async fn execute_in(&self, api: &str, call: Call<'_>) -> Result<bytes::Bytes, ConnectorError> {
         // The allowlist comes first: nothing (no token fetch, no request) for a refused serviceUrl.
         let base = self.allowlist.check(call.service_url)?;
         let key = PaceKey {
@@ -161,7 +172,7 @@ impl HttpConnector {
             tenant: call.tenant,
             service_host: base.host_str().unwrap_or_default().to_owned(),
         };
-        let url = Self::url(base, &call.segments, &call.query);
+        let url = Self::url_in(base, api, &call.segments, &call.query);
         let idempotent = call.method != Method::POST;
         let started = Instant::now();
         let mut attempt: u32 = 0;
@@ -275,7 +286,12 @@ impl HttpConnector {
     }
 
     pub(crate) async fn json<T: DeserializeOwned>(&self, call: Call<'_>) -> Result<T, ConnectorError> {
-        let body = self.execute(call).await?;
+        self.json_in("v3", call).await
+    }
+
+    /// [`Self::json`] under another API root of the serviceUrl (`v1` for the meeting APIs).
+    pub(crate) async fn json_in<T: DeserializeOwned>(&self, api: &str, call: Call<'_>) -> Result<T, ConnectorError> {
+        let body = self.execute_in(api, call).await?;
         let raw: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
             b"{}"
         } else {

@@ -64,6 +64,16 @@ pub enum ConnectorCall {
         service_url: String,
         team_id: String,
     },
+    MeetingParticipant {
+        service_url: String,
+        meeting_id: String,
+        participant_id: String,
+        tenant: models::TenantId,
+    },
+    MeetingInfo {
+        service_url: String,
+        meeting_id: String,
+    },
 }
 
 impl ConnectorCall {
@@ -90,6 +100,7 @@ struct State {
     next_id: u64,
     members: HashMap<String, Vec<TeamsChannelAccount>>,
     teams: HashMap<String, (TeamDetails, ConversationList)>,
+    meetings: HashMap<String, crate::meetings::RecordedMeeting>,
 }
 
 /// The in-memory fake. Ids: activities `1`, `2`, ...; 1:1 chats `a:<user id>` (the same for the same user);
@@ -170,6 +181,19 @@ impl RecordingConnector {
     /// The details and channels answered for a team.
     pub fn set_team(&self, details: TeamDetails, channels: ConversationList) {
         self.lock().teams.insert(details.id.clone(), (details, channels));
+    }
+
+    /// The meeting `meeting_id` (what `channelData.meeting.id` names): [`Connector::meeting_info`] answers `info`,
+    /// [`Connector::meeting_participant`] the entry of `participants` whose user has the asked Teams id or AAD
+    /// object id (else 404, as Teams answers for someone not in the meeting); an unknown meeting is 404.
+    pub fn set_meeting(
+        &self,
+        meeting_id: impl Into<String>,
+        info: models::meeting::MeetingInfo,
+        participants: Vec<models::meeting::MeetingParticipant>,
+    ) {
+        let meeting = crate::meetings::RecordedMeeting { info, participants };
+        self.lock().meetings.insert(meeting_id.into(), meeting);
     }
 
     /// Records the call and answers the error it should fail with, if any.
@@ -374,6 +398,45 @@ impl Connector for RecordingConnector {
             .get(team_id)
             .map(|t| t.0.clone())
             .ok_or_else(|| not_found("team"))
+    }
+
+    async fn meeting_participant(
+        &self,
+        service_url: &str,
+        meeting_id: &str,
+        participant_id: &str,
+        tenant: &models::TenantId,
+    ) -> Result<models::meeting::MeetingParticipant, ConnectorError> {
+        let call = ConnectorCall::MeetingParticipant {
+            service_url: service_url.to_owned(),
+            meeting_id: meeting_id.to_owned(),
+            participant_id: participant_id.to_owned(),
+            tenant: tenant.clone(),
+        };
+        self.record(service_url, call)?;
+        self.lock()
+            .meetings
+            .get(meeting_id)
+            .ok_or_else(|| not_found("meeting"))?
+            .participant(participant_id)
+            .ok_or_else(|| not_found("participant"))
+    }
+
+    async fn meeting_info(
+        &self,
+        service_url: &str,
+        meeting_id: &str,
+    ) -> Result<models::meeting::MeetingInfo, ConnectorError> {
+        let call = ConnectorCall::MeetingInfo {
+            service_url: service_url.to_owned(),
+            meeting_id: meeting_id.to_owned(),
+        };
+        self.record(service_url, call)?;
+        self.lock()
+            .meetings
+            .get(meeting_id)
+            .map(|m| m.info.clone())
+            .ok_or_else(|| not_found("meeting"))
     }
 
     async fn team_channels(&self, service_url: &str, team_id: &str) -> Result<ConversationList, ConnectorError> {

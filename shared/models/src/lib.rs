@@ -14,6 +14,7 @@ pub mod connector;
 pub mod entity;
 pub mod ids;
 pub mod image;
+pub mod meeting;
 pub mod mention;
 mod open_enum;
 pub mod reference;
@@ -32,6 +33,10 @@ pub use channel_data::{
 pub use entity::{ClientInfo, Entity, Mention};
 pub use ids::{ActivityId, ConversationId, TenantId};
 pub use image::{ImageError, ImageFormat, ImageInfo, MAX_IMAGE_BYTES, MAX_IMAGE_SIDE, check_image};
+pub use meeting::{
+    MeetingDetails, MeetingEventDetails, MeetingInfo, MeetingParticipant, MeetingParticipantChange,
+    MeetingParticipantInfo, MeetingParticipantsEventDetails, MeetingRole,
+};
 pub use mention::{escape_mention_name, strip_mentions_of};
 pub use reference::ConversationReference;
 pub use text::{

@@ -13,6 +13,8 @@
 //! - The `search` message extension ([`search`]): finds the commands by text; a picked one inserts its card.
 //! - The `stream` command ([`stream`]): a short text streamed as Teams streams bot messages in a 1:1 chat.
 //! - The `slow [seconds]` command ([`slow`]): acknowledged at once, answered later by deferred work.
+//! - Meetings ([`meeting`]): `Meeting started: <title>` and `Meeting ended` in the meeting chat; the `role`
+//!   command answers the sender's meeting role.
 
 mod cards;
 mod commands;
@@ -95,6 +97,22 @@ impl Bot for ReferenceBot {
 
     async fn personal_welcome(&self, user: &PersonalWelcome<'_>) -> Option<Activity> {
         Some(welcome::personal_welcome(user.user.name.as_deref(), &user.bot.name))
+    }
+
+    async fn on_meeting_started(
+        &self,
+        ctx: &Context<'_>,
+        meeting: &teams_bot::MeetingEvent<'_>,
+    ) -> Result<(), BotError> {
+        meeting::on_meeting_started(ctx, meeting).await
+    }
+
+    async fn on_meeting_ended(
+        &self,
+        ctx: &Context<'_>,
+        _meeting: &teams_bot::MeetingEvent<'_>,
+    ) -> Result<(), BotError> {
+        meeting::on_meeting_ended(ctx).await
     }
 
     async fn on_job(&self, ctx: &Context<'_>, job: &JobRun<'_>) -> Result<(), BotError> {

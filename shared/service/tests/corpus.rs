@@ -114,6 +114,62 @@ impl Bot for Recorder {
         Ok(())
     }
 
+    async fn on_meeting_started(
+        &self,
+        _: &Context<'_>,
+        meeting: &service::api::MeetingEvent<'_>,
+    ) -> Result<(), BotError> {
+        self.record(Call::MeetingStarted {
+            meeting: meeting.meeting_id.unwrap_or_default().to_owned(),
+            title: meeting.title().unwrap_or_default().to_owned(),
+        });
+        Ok(())
+    }
+
+    async fn on_meeting_ended(
+        &self,
+        _: &Context<'_>,
+        meeting: &service::api::MeetingEvent<'_>,
+    ) -> Result<(), BotError> {
+        self.record(Call::MeetingEnded {
+            meeting: meeting.meeting_id.unwrap_or_default().to_owned(),
+            end_time: meeting.details.end_time.clone().unwrap_or_default(),
+        });
+        Ok(())
+    }
+
+    async fn on_meeting_participants_joined(
+        &self,
+        _: &Context<'_>,
+        joined: &service::api::MeetingParticipantsChanged<'_>,
+    ) -> Result<(), BotError> {
+        let members = joined.members.iter();
+        let roles = members.map(|m| {
+            (
+                m.user.id.clone(),
+                m.meeting.role.as_ref().map_or("", |r| r.as_str()).to_owned(),
+            )
+        });
+        self.record(Call::ParticipantsJoined(roles.collect()));
+        Ok(())
+    }
+
+    async fn on_meeting_participants_left(
+        &self,
+        _: &Context<'_>,
+        left: &service::api::MeetingParticipantsChanged<'_>,
+    ) -> Result<(), BotError> {
+        self.record(Call::ParticipantsLeft(
+            left.members.iter().map(|m| m.user.id.clone()).collect(),
+        ));
+        Ok(())
+    }
+
+    async fn on_event(&self, _: &Context<'_>, event: &service::api::OtherEvent<'_>) -> Result<(), BotError> {
+        self.record(Call::Event(event.name.to_owned()));
+        Ok(())
+    }
+
     async fn on_conversation_event(&self, _: &Context<'_>, event: &ConversationEvent<'_>) -> Result<(), BotError> {
         self.record(Call::ConversationEvent(event.event.as_str().to_owned()));
         Ok(())
@@ -410,10 +466,31 @@ fn corpus_cases() -> Vec<Case> {
         ),
         invoke("invoke.fileConsent-accept.json", "fileConsent/invoke"),
         invoke("invoke.signin-verifyState.json", "signin/verifyState"),
-        // Meeting events: accepted, no handler.
-        case("event.meetingStart.json", vec![], None),
-        case("event.meetingEnd.json", vec![], None),
-        case("event.meetingParticipantJoin.json", vec![], None),
+        // Meeting events (issue 18): their typed handlers, the meeting id from `channelData.meeting.id`.
+        case(
+            "event.meetingStart.json",
+            vec![Call::MeetingStarted {
+                meeting: "meeting id".to_owned(),
+                title: "Meeting Start/End Event".to_owned(),
+            }],
+            None,
+        ),
+        case(
+            "event.meetingEnd.json",
+            vec![Call::MeetingEnded {
+                meeting: "meeting Id".to_owned(),
+                end_time: "2021-04-29T16:17:17.4388966Z".to_owned(),
+            }],
+            None,
+        ),
+        case(
+            "event.meetingParticipantJoin.json",
+            vec![Call::ParticipantsJoined(vec![
+                ("userId".to_owned(), "user".to_owned()),
+                ("botId".to_owned(), "bot".to_owned()),
+            ])],
+            None,
+        ),
         // Messages in the three scopes: the bot's mention stripped; a group message without it is not for the bot.
         case(
             "message.personal.json",

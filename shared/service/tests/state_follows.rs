@@ -241,7 +241,9 @@ impl Harness {
                 | ConnectorCall::GetPagedMembers { .. }
                 | ConnectorCall::GetMember { .. }
                 | ConnectorCall::TeamDetails { .. }
-                | ConnectorCall::TeamChannels { .. } => None,
+                | ConnectorCall::TeamChannels { .. }
+                | ConnectorCall::MeetingParticipant { .. }
+                | ConnectorCall::MeetingInfo { .. } => None,
             })
             .collect()
     }

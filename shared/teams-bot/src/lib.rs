@@ -51,6 +51,7 @@ pub use service::api::{
 };
 pub use service::api::{DeferError, DeferredWork, MAX_DEFERRED_DATA_BYTES};
 pub use service::api::{MAX_INFORMATIVE_CHARS, MIN_STREAM_INTERVAL, ReplyStream, STREAM_INTERVAL, StreamOutcome};
+pub use service::api::{MeetingEvent, MeetingParticipantsChanged, NOT_IN_A_MEETING, OtherEvent};
 pub use service::api::{batch, invokes, testkit};
 
 #[cfg(feature = "devserver")]

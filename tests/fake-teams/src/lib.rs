@@ -21,8 +21,9 @@ mod server;
 mod state;
 
 pub use faults::{Fault, FaultAction};
-pub use state::{Route, StoredActivity};
+pub use state::meetings::SeedMeeting;
 pub use state::streaming::{MAX_STREAM_DURATION, MIN_UPDATE_GAP, StreamRecord, StreamUpdate};
+pub use state::{Route, StoredActivity};
 
 use axum::Router;
 use models::TeamsChannelAccount;

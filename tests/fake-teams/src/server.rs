@@ -30,6 +30,16 @@ fn route(method: &Method, path: &str) -> (Route, Vec<String>) {
             (Route::Unknown, vec![])
         };
     }
+    // The meeting APIs live under the serviceUrl's `v1/` root.
+    if let Some(v1) = segments.iter().position(|s| *s == "v1") {
+        match (&segments[v1 + 1..], method) {
+            (["meetings", m, "participants", p], &Method::GET) => {
+                return (Route::MeetingParticipant, vec![decode(m), decode(p)]);
+            }
+            (["meetings", m], &Method::GET) => return (Route::MeetingInfo, vec![decode(m)]),
+            _ => {}
+        }
+    }
     let Some(v3) = segments.iter().position(|s| *s == "v3") else {
         return (Route::Unknown, Vec::new());
     };

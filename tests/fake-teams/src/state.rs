@@ -12,9 +12,10 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 use tokio::time::Instant;
 
-mod group_chat;
-pub(crate) mod streaming;
 pub(crate) mod batch;
+mod group_chat;
+pub(crate) mod meetings;
+pub(crate) mod streaming;
 
 /// The endpoints the fake serves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -55,6 +56,10 @@ pub enum Route {
     BatchFailedEntries,
     /// `DELETE v3/batch/conversation/{operationId}`
     BatchCancel,
+    /// `GET v1/meetings/{meetingId}/participants/{participantId}?tenantId=`
+    MeetingParticipant,
+    /// `GET v1/meetings/{meetingId}`
+    MeetingInfo,
     /// Anything else (answered 404).
     Unknown,
 }
@@ -118,10 +123,16 @@ impl Default for Options {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Kind {
-    Personal { user: String },
-    Channel { team: String },
+    Personal {
+        user: String,
+    },
+    Channel {
+        team: String,
+    },
     /// A group chat (users add bots to them; bots cannot create them): its members' ids.
-    GroupChat { members: Vec<String> },
+    GroupChat {
+        members: Vec<String>,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -221,6 +232,7 @@ pub(crate) struct State {
     windows: HashMap<(String, bool), Windows>,
     tenant_windows: HashMap<String, Windows>,
     pub(crate) batches: batch::Batches,
+    pub(crate) meetings: meetings::Meetings,
     streams: streaming::Streams,
 }
 
@@ -247,6 +259,7 @@ impl State {
             windows: HashMap::new(),
             tenant_windows: HashMap::new(),
             batches: batch::Batches::default(),
+            meetings: meetings::Meetings::default(),
             streams: streaming::Streams::default(),
         }
     }
@@ -513,6 +526,8 @@ impl State {
             Route::BatchState => self.batch_answer(batch::BatchRoute::State, call, query),
             Route::BatchFailedEntries => self.batch_answer(batch::BatchRoute::FailedEntries, call, query),
             Route::BatchCancel => self.batch_answer(batch::BatchRoute::Cancel, call, query),
+            Route::MeetingParticipant => self.meeting_participant(id(0), id(1), query),
+            Route::MeetingInfo => self.meeting_info(id(0)),
             Route::Token | Route::Unknown => Answer::error(404, "NotFound", "No such endpoint."),
         }
     }

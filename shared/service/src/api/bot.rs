@@ -120,6 +120,114 @@ pub trait Bot: Send + Sync + 'static {
         Ok(())
     }
 
+    /// A Teams meeting the bot is in started (`application/vnd.microsoft.meetingStart`), with its actual start
+    /// time; `ctx` is addressed to the meeting's chat. Teams sends it to a bot installed in the meeting whose app
+    /// has the `OnlineMeeting.ReadBasic.Chat` permission (channel meetings: `ChannelMeeting.ReadBasic.Group`).
+    ///
+    /// ```
+    /// use teams_bot::models::TextFormat;
+    /// use teams_bot::{Bot, BotError, Context, MeetingEvent, MeetingParticipantsChanged, Message};
+    ///
+    /// struct Host;
+    ///
+    /// #[teams_bot::async_trait]
+    /// impl Bot for Host {
+    ///     async fn on_meeting_started(&self, ctx: &Context<'_>, meeting: &MeetingEvent<'_>) -> Result<(), BotError> {
+    ///         // The title is the organizer's text: plain, never rendered as markdown.
+    ///         let title = meeting.title().unwrap_or("(untitled)");
+    ///         ctx.send(Message::new().text(format!("Welcome to {title}")).format(TextFormat::Plain)).await?;
+    ///         Ok(())
+    ///     }
+    ///
+    ///     async fn on_meeting_participants_joined(
+    ///         &self,
+    ///         ctx: &Context<'_>,
+    ///         joined: &MeetingParticipantsChanged<'_>,
+    ///     ) -> Result<(), BotError> {
+    ///         let state = ctx.conversation_state();
+    ///         let seen: u64 = state.load("joined").await?.unwrap_or(0);
+    ///         state.save("joined", &(seen + joined.members.len() as u64), None).await
+    ///     }
+    /// }
+    /// ```
+    ///
+    /// # Errors
+    /// Whatever the handler fails with; logged and counted.
+    async fn on_meeting_started(
+        &self,
+        ctx: &Context<'_>,
+        meeting: &crate::api::MeetingEvent<'_>,
+    ) -> Result<(), BotError> {
+        let _ = (ctx, meeting);
+        Ok(())
+    }
+
+    /// A Teams meeting the bot is in ended (`application/vnd.microsoft.meetingEnd`), with its actual end time.
+    /// See [`Bot::on_meeting_started`].
+    ///
+    /// # Errors
+    /// Whatever the handler fails with; logged and counted.
+    async fn on_meeting_ended(
+        &self,
+        ctx: &Context<'_>,
+        meeting: &crate::api::MeetingEvent<'_>,
+    ) -> Result<(), BotError> {
+        let _ = (ctx, meeting);
+        Ok(())
+    }
+
+    /// Participants joined a meeting the bot is in (`application/vnd.microsoft.meetingParticipantJoin`), each
+    /// with their role. See [`Bot::on_meeting_started`].
+    ///
+    /// # Errors
+    /// Whatever the handler fails with; logged and counted.
+    async fn on_meeting_participants_joined(
+        &self,
+        ctx: &Context<'_>,
+        joined: &crate::api::MeetingParticipantsChanged<'_>,
+    ) -> Result<(), BotError> {
+        let _ = (ctx, joined);
+        Ok(())
+    }
+
+    /// Participants left a meeting the bot is in (`application/vnd.microsoft.meetingParticipantLeave`).
+    ///
+    /// # Errors
+    /// Whatever the handler fails with; logged and counted.
+    async fn on_meeting_participants_left(
+        &self,
+        ctx: &Context<'_>,
+        left: &crate::api::MeetingParticipantsChanged<'_>,
+    ) -> Result<(), BotError> {
+        let _ = (ctx, left);
+        Ok(())
+    }
+
+    /// Any other `event` activity (a read receipt, an event a newer Teams sends): its name and value as sent.
+    ///
+    /// ```
+    /// use teams_bot::{Bot, BotError, Context, OtherEvent};
+    ///
+    /// struct Receipts;
+    ///
+    /// #[teams_bot::async_trait]
+    /// impl Bot for Receipts {
+    ///     async fn on_event(&self, ctx: &Context<'_>, event: &OtherEvent<'_>) -> Result<(), BotError> {
+    ///         if event.name == "application/vnd.microsoft.readReceipt" {
+    ///             ctx.conversation_state().save("last-read", &event.value, None).await?;
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
+    ///
+    /// # Errors
+    /// Whatever the handler fails with; logged and counted.
+    async fn on_event(&self, ctx: &Context<'_>, event: &crate::api::OtherEvent<'_>) -> Result<(), BotError> {
+        let _ = (ctx, event);
+        Ok(())
+    }
+
     /// The bot was added to or removed from a conversation, or upgraded there, in any scope. For one welcome per
     /// team or user, implement [`Bot::team_welcome`] / [`Bot::personal_welcome`] instead.
     ///

@@ -11,6 +11,7 @@ mod deferred;
 mod events;
 mod identity;
 pub mod invokes;
+mod meetings;
 mod message;
 mod streaming;
 pub mod testkit;
@@ -30,5 +31,6 @@ pub use invokes::{
     ActionInvoke, CardActionResponse, Dialog, DialogInvoke, DialogResponse, DialogSize, ExecuteAction, InvokeError,
     ResultLayout, SearchInvoke, SearchParameter, SearchResponse, SearchResult,
 };
+pub use meetings::{MeetingEvent, MeetingParticipantsChanged, NOT_IN_A_MEETING, OtherEvent};
 pub use message::Message;
 pub use streaming::{MAX_INFORMATIVE_CHARS, MIN_STREAM_INTERVAL, ReplyStream, STREAM_INTERVAL, StreamOutcome};

@@ -52,6 +52,9 @@ pub const PERSONAL_CONVERSATION: &str = "a:test-personal-chat";
 pub const TEAM_ID: &str = "19:test-team@thread.tacv2";
 /// The test kit's group chat.
 pub const GROUP_CHAT: &str = "19:test-group-chat@thread.v2";
+/// The meeting whose chat is [`GROUP_CHAT`] in [`TestKit::meeting_event`] and [`TestKit::meeting_message`]
+/// (`channelData.meeting.id`); answer its lookups with [`RecordingConnector::set_meeting`].
+pub const MEETING_ID: &str = "MCMxOTp0ZXN0LWdyb3VwLWNoYXRAdGhyZWFkLnYyIzA=";
 
 /// A bot wired to the runtime over an in-memory store and a [`RecordingConnector`]; the store's change events
 /// drive the welcome flow as the devserver's do.
@@ -165,6 +168,26 @@ impl TestKit {
     pub async fn group_message(&self, text: &str, mention_bot: bool) -> u16 {
         let activity = self.message(text, GROUP_CHAT, "groupChat", mention_bot);
         self.deliver(&activity).await
+    }
+
+    /// An `event` named `name` (`application/vnd.microsoft.meetingStart`, ...) with `value`, from the meeting
+    /// [`MEETING_ID`] in its chat ([`GROUP_CHAT`]), as Teams sends it: deliver it with [`TestKit::deliver`].
+    #[must_use]
+    pub fn meeting_event(&self, name: &str, value: Value) -> Value {
+        let mut activity = self.envelope("event", GROUP_CHAT, "groupChat");
+        activity["name"] = json!(name);
+        activity["value"] = value;
+        activity["channelData"]["meeting"] = json!({"id": MEETING_ID});
+        activity
+    }
+
+    /// A message from the test user in the chat of the meeting [`MEETING_ID`] ([`GROUP_CHAT`]) that @mentions the
+    /// bot: deliver it with [`TestKit::deliver`].
+    #[must_use]
+    pub fn meeting_message(&self, text: &str) -> Value {
+        let mut activity = self.message(text, GROUP_CHAT, "groupChat", true);
+        activity["channelData"]["meeting"] = json!({"id": MEETING_ID});
+        activity
     }
 
     /// The bot installed in the test team (a `conversationUpdate` with the bot in `membersAdded`).

@@ -234,7 +234,7 @@ pub(crate) async fn dispatch(
             Handled::ran("on_installation", bot.on_installation(&ctx, &installation).await)
         }
         ActivityKind::Invoke(invoke) => route_invoke(bot, &ctx, activity, invoke, from).await,
-        ActivityKind::Event(_) => Handled::ignored("event activity"),
+        ActivityKind::Event(event) => crate::flows::events::route_event(bot, &ctx, activity, event).await,
         ActivityKind::Typing(_) => Handled::ignored("typing"),
         ActivityKind::Unknown { .. } => Handled::ignored("unknown activity type"),
     }

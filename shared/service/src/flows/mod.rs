@@ -8,6 +8,7 @@ pub mod batch;
 pub mod batch_notify;
 pub mod deferred;
 pub(crate) mod dispatch;
+pub(crate) mod events;
 pub mod lifecycle;
 pub(crate) mod mentions;
 pub mod personal;
