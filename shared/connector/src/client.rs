@@ -132,6 +132,16 @@ impl HttpConnector {
         &self.tokens
     }
 
+    /// The serviceUrl allowlist (for [`crate::files`]).
+    pub(crate) fn allowlist(&self) -> &ServiceUrlAllowlist {
+        &self.allowlist
+    }
+
+    /// The HTTP client (for [`crate::files`]).
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     /// Builds `{serviceUrl}v3/{segments...}?{query}` with every segment percent-encoded.
     fn url(base: Url, segments: &[&str], query: &[(&'static str, String)]) -> Url {
         Self::url_in(base, "v3", segments, query)

@@ -12,6 +12,7 @@ pub mod batch;
 pub mod channel_data;
 pub mod connector;
 pub mod entity;
+pub mod files;
 pub mod ids;
 pub mod image;
 pub mod meeting;

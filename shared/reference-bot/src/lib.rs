@@ -91,6 +91,10 @@ impl Bot for ReferenceBot {
         Ok(search::on_search_select(selection))
     }
 
+    async fn on_file_consent(&self, ctx: &Context<'_>, consent: &teams_bot::FileConsent<'_>) -> Result<(), BotError> {
+        files::on_file_consent(ctx, consent).await
+    }
+
     async fn team_welcome(&self, team: &TeamWelcome<'_>) -> Option<Activity> {
         Some(welcome::team_welcome(team.team_name, &team.bot.name))
     }

@@ -271,6 +271,7 @@ async fn help_lists_every_command_whatever_the_case_and_spacing() {
         "unsubscribe",
         "stream",
         "slow",
+        "file",
     ] {
         assert!(text.contains(&format!("- {cmd}")), "help misses {cmd}");
     }

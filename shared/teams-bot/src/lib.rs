@@ -40,6 +40,7 @@ pub use service::Timestamp;
 /// and what the state store said ([`errors::StoreError`]).
 pub mod errors {
     pub use connector::ConnectorError;
+    pub use connector::FileError;
     pub use store::StoreError;
 }
 pub use service::api::{
@@ -50,6 +51,7 @@ pub use service::api::{
     SearchResponse, SearchResult, SearchSelection, SentMessage, State, TeamWelcome,
 };
 pub use service::api::{DeferError, DeferredWork, MAX_DEFERRED_DATA_BYTES};
+pub use service::api::{FileConsent, files};
 pub use service::api::{MAX_INFORMATIVE_CHARS, MIN_STREAM_INTERVAL, ReplyStream, STREAM_INTERVAL, StreamOutcome};
 pub use service::api::{MeetingEvent, MeetingParticipantsChanged, NOT_IN_A_MEETING, OtherEvent};
 pub use service::api::{batch, invokes, testkit};

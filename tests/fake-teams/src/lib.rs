@@ -16,6 +16,7 @@
 //! ```
 
 mod faults;
+pub mod files;
 pub mod openid;
 mod server;
 mod state;

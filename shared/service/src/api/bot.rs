@@ -512,6 +512,16 @@ pub trait Bot: Send + Sync + 'static {
         Ok(SearchResponse::empty())
     }
 
+    /// How a file offered with [`Context::offer_file`] ended: uploaded (after the runtime PUT it to the user's
+    /// OneDrive and sent the file card), declined, or no longer known. The runtime answers Teams' invoke itself.
+    ///
+    /// # Errors
+    /// Whatever the handler fails with; logged and counted.
+    async fn on_file_consent(&self, ctx: &Context<'_>, consent: &crate::api::FileConsent<'_>) -> Result<(), BotError> {
+        let _ = (ctx, consent);
+        Ok(())
+    }
+
     /// Any other invoke (`composeExtension/fetchTask`, `signin/verifyState`, ...): answered with the returned
     /// status and body within Teams' 5 s.
     ///

@@ -46,6 +46,9 @@ pub enum BotError {
         #[source]
         source: serde_json::Error,
     },
+    /// A file could not be downloaded or offered (too large, a refused URL, the file host's error status, ...).
+    #[error("file: {0}")]
+    File(#[from] connector::FileError),
     /// The handler's own failure.
     #[error(transparent)]
     Other(Box<dyn std::error::Error + Send + Sync>),
@@ -68,6 +71,7 @@ impl BotError {
             | Self::UnknownConversation(_)
             | Self::NotAvailable(_)
             | Self::State { .. }
+            | Self::File(_)
             | Self::Other(_) => false,
         }
     }

@@ -222,7 +222,7 @@ pub struct SearchSelection<'a> {
     pub activity: &'a Activity,
 }
 
-/// Any other invoke (`composeExtension/fetchTask`, `signin/verifyState`, `fileConsent/invoke`, ...), answered with
+/// Any other invoke (`composeExtension/fetchTask`, `signin/verifyState`, ...), answered with
 /// the handler's [`InvokeResponse`].
 #[derive(Clone, Debug)]
 pub struct InvokeRequest<'a> {

@@ -9,6 +9,7 @@ mod bot;
 mod context;
 mod deferred;
 mod events;
+pub mod files;
 mod identity;
 pub mod invokes;
 mod meetings;
@@ -26,6 +27,7 @@ pub use events::{
     InvokeResponse, JobRun, MembersChanged, MessageDeleted, MessageEdit, PersonalWelcome, ReactionsChanged, Scope,
     SearchQuery, SearchSelection, TeamWelcome,
 };
+pub use files::FileConsent;
 pub use identity::BotIdentity;
 pub use invokes::{
     ActionInvoke, CardActionResponse, Dialog, DialogInvoke, DialogResponse, DialogSize, ExecuteAction, InvokeError,

@@ -202,6 +202,7 @@ fn may_pass(error: &BotError) -> bool {
         BotError::UnknownConversation(_)
         | BotError::ConversationInactive(_)
         | BotError::NotAvailable(_)
+        | BotError::File(_)
         | BotError::State { .. } => false,
     }
 }

@@ -253,6 +253,8 @@ enum TypedInvoke {
     Search,
     /// `composeExtension/selectItem`: `on_search_select`.
     SearchSelect,
+    /// `fileConsent/invoke`: the runtime uploads or forgets the offer, then `on_file_consent`.
+    FileConsent,
 }
 
 impl TypedInvoke {
@@ -263,6 +265,7 @@ impl TypedInvoke {
             DIALOG_SUBMIT => Some(Self::DialogSubmit),
             SEARCH_QUERY => Some(Self::Search),
             SEARCH_SELECT => Some(Self::SearchSelect),
+            models::files::FILE_CONSENT_INVOKE => Some(Self::FileConsent),
             _ => None,
         }
     }
@@ -355,6 +358,14 @@ async fn route_invoke(
                 activity,
             };
             Handled::answered("on_search_select", bot.on_search_select(ctx, &selection).await)
+        }
+        TypedInvoke::FileConsent => {
+            let consent: models::files::FileConsentResponse = match read_value(name, value, ValueIs::Required) {
+                Ok(consent) => consent,
+                Err(e) => return Handled::refused(name, e),
+            };
+            let answer = crate::api::files::answer_file_consent(bot, ctx, &consent, from).await;
+            Handled::answered("on_file_consent", answer)
         }
     }
 }

@@ -574,6 +574,7 @@ fn job_failure_may_pass(error: &crate::api::BotError) -> bool {
         BotError::UnknownConversation(_)
         | BotError::ConversationInactive(_)
         | BotError::NotAvailable(_)
+        | BotError::File(_)
         | BotError::State { .. }
         | BotError::Other(_) => false,
     }
