@@ -27,7 +27,7 @@ SCHEMA_DIR = os.environ.get("TEAMS_SCHEMA_DIR", "")
 # docs/contract.md / the reference bot's commands.
 COMMANDS = {
     "help", "whoami", "card", "picture", "update", "delete", "task", "dm me", "new thread", "members", "subscribe",
-    "unsubscribe",
+    "unsubscribe", "role", "file",
 }
 # The reference bot's search message extension: the command id it answers (shared/reference-bot/src/search.rs).
 SEARCH_RS = INFRA.parent / "shared" / "reference-bot" / "src" / "search.rs"
@@ -194,6 +194,30 @@ class Package(unittest.TestCase):
         self.assertEqual({p["botId"] for p in packaged["bots"] + packaged["composeExtensions"]}, {app_id})
         self.assertEqual(packaged["webApplicationInfo"]["id"], app_id)
         self.assertEqual(MANIFEST["composeExtensions"][0]["botId"], "00000000-0000-0000-0000-000000000000")
+
+    def test_meeting_events_have_their_resource_specific_permissions(self):
+        # msteams-docs apps-in-teams-meetings/meeting-apps-apis.md: meeting start/end events and the meeting
+        # details need OnlineMeeting.ReadBasic.Chat (channel meetings: ChannelMeeting.ReadBasic.Group), the
+        # participant events OnlineMeetingParticipant.Read.Chat; granted to the bot's app id (webApplicationInfo).
+        rsc = {(p["name"], p["type"]) for p in MANIFEST["authorization"]["permissions"]["resourceSpecific"]}
+        self.assertEqual(rsc, {
+            ("OnlineMeeting.ReadBasic.Chat", "Application"),
+            ("ChannelMeeting.ReadBasic.Group", "Application"),
+            ("OnlineMeetingParticipant.Read.Chat", "Application"),
+        })
+        self.assertEqual(MANIFEST["webApplicationInfo"]["id"], MANIFEST["bots"][0]["botId"])
+        self.assertEqual(MANIFEST["webApplicationInfo"]["resource"], "https://RscPermission")
+
+    def test_files_are_offered_in_personal_chats_only(self):  # Teams' file consent flow is 1:1 only
+        self.assertIs(MANIFEST["bots"][0]["supportsFiles"], True)
+        scopes = {s for cl in MANIFEST["bots"][0]["commandLists"] for s in cl["scopes"]
+                  if "file" in {c["title"] for c in cl["commands"]}}
+        self.assertEqual(scopes, {"personal"})
+
+    def test_role_is_a_group_chat_command(self):  # meeting chats are group chats
+        scopes = {s for cl in MANIFEST["bots"][0]["commandLists"] for s in cl["scopes"]
+                  if "role" in {c["title"] for c in cl["commands"]}}
+        self.assertEqual(scopes, {"groupChat"})
 
     def test_color_icon_is_192_opaque(self):
         w, h, rows = decode_png((PKG / MANIFEST["icons"]["color"]).read_bytes())

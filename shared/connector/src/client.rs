@@ -143,6 +143,7 @@ impl HttpConnector {
     }
 
     /// Builds `{serviceUrl}v3/{segments...}?{query}` with every segment percent-encoded.
+    #[cfg(test)]
     fn url(base: Url, segments: &[&str], query: &[(&'static str, String)]) -> Url {
         Self::url_in(base, "v3", segments, query)
     }
@@ -155,7 +156,7 @@ impl HttpConnector {
         if !path.ends_with('/') {
             path.push('/');
         }
-        path.push_str("v3");
+        path.push_str(api);
         for s in segments {
             path.push('/');
             path.extend(utf8_percent_encode(s, SEGMENT));
@@ -590,6 +591,44 @@ impl Connector for HttpConnector {
         operation: &models::batch::OperationId,
     ) -> Result<(), ConnectorError> {
         self.batch_cancel(service_url, operation).await
+    }
+
+    async fn download(
+        &self,
+        service_url: &str,
+        url: &str,
+        source: crate::files::FileSource,
+        limit: u64,
+    ) -> Result<bytes::Bytes, crate::files::FileError> {
+        self.download_file(service_url, url, source, limit).await
+    }
+
+    async fn upload(
+        &self,
+        service_url: &str,
+        upload_url: &str,
+        bytes: bytes::Bytes,
+    ) -> Result<(), crate::files::FileError> {
+        self.upload_file(service_url, upload_url, bytes).await
+    }
+
+    async fn meeting_participant(
+        &self,
+        service_url: &str,
+        meeting_id: &str,
+        participant_id: &str,
+        tenant: &models::TenantId,
+    ) -> Result<models::meeting::MeetingParticipant, ConnectorError> {
+        self.meeting_participant_of(service_url, meeting_id, participant_id, tenant)
+            .await
+    }
+
+    async fn meeting_info(
+        &self,
+        service_url: &str,
+        meeting_id: &str,
+    ) -> Result<models::meeting::MeetingInfo, ConnectorError> {
+        self.meeting_info_of(service_url, meeting_id).await
     }
 
     async fn team_channels(&self, service_url: &str, team_id: &str) -> Result<ConversationList, ConnectorError> {

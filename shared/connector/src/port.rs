@@ -123,6 +123,52 @@ pub trait Connector: Send + Sync + std::fmt::Debug {
         Err(crate::batch::batch_unsupported())
     }
 
+    /// `GET v1/meetings/{meetingId}/participants/{participantId}?tenantId=`: one participant of a meeting (their
+    /// role, whether they are in it). The default answers [`crate::meetings::meetings_unsupported`].
+    async fn meeting_participant(
+        &self,
+        _service_url: &str,
+        _meeting_id: &str,
+        _participant_id: &str,
+        _tenant: &TenantId,
+    ) -> Result<models::meeting::MeetingParticipant, ConnectorError> {
+        Err(crate::meetings::meetings_unsupported())
+    }
+
+    /// `GET v1/meetings/{meetingId}`: a meeting's details, chat and organizer. The default answers
+    /// [`crate::meetings::meetings_unsupported`].
+    async fn meeting_info(
+        &self,
+        _service_url: &str,
+        _meeting_id: &str,
+    ) -> Result<models::meeting::MeetingInfo, ConnectorError> {
+        Err(crate::meetings::meetings_unsupported())
+    }
+
+    /// Downloads a file a user attached: `url` of kind `source`, for the conversation at `service_url`, at most
+    /// `limit` bytes (see [`crate::files`] for where the bot's token may go). The default answers
+    /// [`crate::files::FileError::Unsupported`].
+    async fn download(
+        &self,
+        _service_url: &str,
+        _url: &str,
+        _source: crate::files::FileSource,
+        _limit: u64,
+    ) -> Result<bytes::Bytes, crate::files::FileError> {
+        Err(crate::files::FileError::Unsupported)
+    }
+
+    /// PUTs `bytes` to a file consent's `uploadUrl` (no token). The default answers
+    /// [`crate::files::FileError::Unsupported`].
+    async fn upload(
+        &self,
+        _service_url: &str,
+        _upload_url: &str,
+        _bytes: bytes::Bytes,
+    ) -> Result<(), crate::files::FileError> {
+        Err(crate::files::FileError::Unsupported)
+    }
+
     /// Create (or get) the 1:1 chat between `bot` and `user` in `tenant`; answers its conversation id.
     async fn create_personal_conversation(
         &self,

@@ -35,6 +35,9 @@ pub const HELP_TEXT: &str = "Here is what I can do:\n\
 - unsubscribe: stop the check-in poll\n\
 - stream: I write a short answer that you see growing as I write it\n\
 - slow [seconds]: I answer at once that I am on it, and again when done, 20 s later or after the given seconds\n\
+- role: in a meeting chat, your role in the meeting\n\
+- file: in our 1:1 chat, I offer you a small text file to save to your OneDrive; send me a file or a picture and I \
+tell you what I received\n\
 Anything else I echo back with its character count; edit or delete your message and my echo follows. In channels \
 and group chats, @mention me. My search message extension finds these commands from the compose box.";
 
@@ -64,6 +67,12 @@ pub const HELP_ENTRIES: &[HelpEntry] = &[
         "slow [seconds]",
         "I answer at once that I am on it, and again when done, 20 s later or after the given seconds",
     ),
+    entry("role", "in a meeting chat, your role in the meeting"),
+    entry(
+        "file",
+        "in our 1:1 chat, I offer you a small text file to save to your OneDrive; send me a file or a picture and I \
+         tell you what I received",
+    ),
 ];
 
 const fn entry(command: &'static str, description: &'static str) -> HelpEntry {
@@ -73,6 +82,9 @@ const fn entry(command: &'static str, description: &'static str) -> HelpEntry {
 /// Answers one message (the bot's mentions already stripped by the runtime).
 pub(crate) async fn on_message(ctx: &Context<'_>, message: &IncomingMessage<'_>) -> Result<(), BotError> {
     if crate::poll::vote_in_message(ctx, message).await? {
+        return Ok(());
+    }
+    if crate::files::received(ctx, message).await? {
         return Ok(());
     }
     let text = message.text.as_str();
@@ -98,6 +110,8 @@ pub(crate) async fn on_message(ctx: &Context<'_>, message: &IncomingMessage<'_>)
         "delete" => delete_demo(ctx).await,
         "task" => reply(ctx, with_attachment(None, task_card())).await,
         "stream" => crate::stream::stream(ctx).await.map(|_| ()),
+        "role" => crate::meeting::role(ctx, message).await,
+        "file" => crate::files::offer(ctx, message).await,
         "unsubscribe" => unsubscribe(ctx).await,
         _ => match cmd.strip_prefix("subscribe") {
             Some(rest) if rest.is_empty() || rest.starts_with(' ') => subscribe(ctx, rest.trim()).await,

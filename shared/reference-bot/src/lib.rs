@@ -20,6 +20,8 @@ mod cards;
 mod commands;
 pub mod dialog;
 pub mod edits;
+pub mod files;
+pub mod meeting;
 pub mod poll;
 mod reply;
 mod roster;

@@ -39,19 +39,46 @@ const SERVICE_URL: &str = "https://smba.trafficmanager.net/amer/";
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Call {
     Message(String),
-    Edit { message_id: String, text: String },
+    Edit {
+        message_id: String,
+        text: String,
+    },
     Delete(String),
-    Reactions { added: Vec<String>, removed: Vec<String> },
+    Reactions {
+        added: Vec<String>,
+        removed: Vec<String>,
+    },
     Installation(InstallAction, Scope),
     MembersAdded(Vec<String>),
     MembersRemoved(Vec<String>),
     ConversationEvent(String),
-    CardAction { verb: Option<String>, is_invoke: bool },
+    CardAction {
+        verb: Option<String>,
+        is_invoke: bool,
+    },
     DialogOpen,
     DialogSubmit,
     Search(String),
     SearchSelect,
     Invoke(String),
+    /// `on_file_consent`, with how the offer ended.
+    FileConsent(String),
+    /// `on_meeting_started`: the meeting id (`channelData.meeting.id`) and the value's title.
+    MeetingStarted {
+        meeting: String,
+        title: String,
+    },
+    /// `on_meeting_ended`: the meeting id and the value's end time.
+    MeetingEnded {
+        meeting: String,
+        end_time: String,
+    },
+    /// `on_meeting_participants_joined`: each member's id and role.
+    ParticipantsJoined(Vec<(String, String)>),
+    /// `on_meeting_participants_left`: each member's id.
+    ParticipantsLeft(Vec<String>),
+    /// `on_event`: the name.
+    Event(String),
 }
 
 /// A bot that records every handler call and answers invokes with a body naming what it handled.
@@ -204,6 +231,16 @@ impl Bot for Recorder {
     async fn on_search_select(&self, _: &Context<'_>, _: &SearchSelection<'_>) -> Result<SearchResponse, BotError> {
         self.record(Call::SearchSelect);
         Ok(SearchResponse::Message("search select".to_owned()))
+    }
+
+    async fn on_file_consent(&self, _: &Context<'_>, consent: &service::api::FileConsent<'_>) -> Result<(), BotError> {
+        self.record(Call::FileConsent(match consent {
+            service::api::FileConsent::Uploaded { .. } => "uploaded".to_owned(),
+            service::api::FileConsent::Failed { .. } => "failed".to_owned(),
+            service::api::FileConsent::Declined { .. } => "declined".to_owned(),
+            service::api::FileConsent::Unavailable { accepted, .. } => format!("unavailable (accepted: {accepted})"),
+        }));
+        Ok(())
     }
 
     async fn on_invoke(&self, _: &Context<'_>, invoke: &InvokeRequest<'_>) -> Result<InvokeResponse, BotError> {
@@ -464,7 +501,12 @@ fn corpus_cases() -> Vec<Case> {
             "invoke.composeExtension-fetchTask-groupChat.json",
             "composeExtension/fetchTask",
         ),
-        invoke("invoke.fileConsent-accept.json", "fileConsent/invoke"),
+        // A file consent answer: the runtime's (its empty context names no offer of this bot's: nothing uploaded).
+        typed(
+            "invoke.fileConsent-accept.json",
+            Call::FileConsent("unavailable (accepted: true)".to_owned()),
+            json!({}),
+        ),
         invoke("invoke.signin-verifyState.json", "signin/verifyState"),
         // Meeting events (issue 18): their typed handlers, the meeting id from `channelData.meeting.id`.
         case(
@@ -821,7 +863,13 @@ fn shared_payload_cases() -> Vec<(&'static str, Vec<Call>, Answer)> {
                 Answer::Json(search_message("search testQuery")),
             ),
         ),
-        ("invoke.fileConsent-accept.bbmt.json", invoke("fileConsent/invoke")),
+        (
+            "invoke.fileConsent-accept.bbmt.json",
+            (
+                vec![Call::FileConsent("unavailable (accepted: true)".to_owned())],
+                Answer::Json(json!({})),
+            ),
+        ),
         ("invoke.signin-verifyState.bbmt.json", invoke("signin/verifyState")),
         ("invoke.unnamed.bbmt.json", invoke("")),
         // The bot's mention entity without its `<at>` tag in the text: still a mention of the bot.
