@@ -22,6 +22,24 @@ pub async fn fresh_table(client: Client, name: &str) -> Result<DynamoStore, E2eE
     Ok(store)
 }
 
+/// The ARN of `table`'s stream (the template's tables have one: `NEW_IMAGE`).
+///
+/// # Errors
+/// [`E2eError::Dynamo`] when the table cannot be described or has no stream.
+pub async fn stream_arn(client: &Client, table: &str) -> Result<String, E2eError> {
+    let described = client
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .map_err(|e| E2eError::Dynamo(format!("describe {table}: {e:?}")))?;
+    described
+        .table()
+        .and_then(|t| t.latest_stream_arn())
+        .map(str::to_owned)
+        .ok_or_else(|| E2eError::Dynamo(format!("{table} has no stream")))
+}
+
 /// Every item's `(pk, sk)`, by a paginated Scan (tests only; the bot never scans).
 ///
 /// # Errors

@@ -1,10 +1,11 @@
 //! Helpers for the end-to-end tests in `tests/`: which real local services are present ([`env`]), `cargo lambda
-//! watch` as a child process that is always stopped ([`emulator`]), fresh DynamoDB tables and raw reads
-//! ([`dynamo`]), the client secret in Secrets Manager as deployed ([`secrets`]), emulated stream shards
-//! ([`streams`]), process trees from `/proc` ([`procs`]), and inbound Teams activities built from golden fixtures
-//! ([`activity`]).
+//! watch` as a child process that is always stopped ([`emulator`]), the devserver as a child process
+//! ([`devserver`]), fresh DynamoDB tables and raw reads ([`dynamo`]), the client secret in Secrets Manager as
+//! deployed ([`secrets`]), emulated stream shards ([`streams`]), process trees from `/proc` ([`procs`]), and inbound
+//! Teams activities built from golden fixtures ([`activity`]).
 
 pub mod activity;
+pub mod devserver;
 pub mod dynamo;
 pub mod emulator;
 pub mod env;
@@ -29,6 +30,8 @@ pub enum E2eError {
     FunctionExited { log: String },
     #[error("`cargo lambda watch` was not ready after {secs} s; log tail:\n{log}")]
     WatchNotReady { secs: u64, log: String },
+    #[error("the devserver did not answer /healthz in time; its log:\n{log}")]
+    DevserverNotReady { log: String },
     #[error("DynamoDB: {0}")]
     Dynamo(String),
     #[error("Secrets Manager: {0}")]

@@ -13,19 +13,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test code")]
 
 use e2e::activity::{self, Scene, Team, User};
-use e2e::emulator::build_bin;
-use e2e::env;
+use e2e::devserver::Devserver;
 use fake_teams::openid::{BotClaims, OpenIdServer};
 use fake_teams::{DEFAULT_TENANT, FakeTeams, Fault, Route, SeedTeam};
 use serde_json::{Value, json};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const TEAM: &str = "19:team-batch@thread.skype";
 const ADMIN_TOKEN: &str = "devserver-batch-admin-token";
-/// The most the devserver may take to answer `/healthz` (a bound on the poll, not a timing goal).
-const READY_LIMIT: Duration = Duration::from_secs(60);
 
 fn user(id: &str) -> User {
     User {
@@ -35,57 +31,12 @@ fn user(id: &str) -> User {
     }
 }
 
-struct Devserver {
-    child: Child,
-    addr: String,
-    log: PathBuf,
-}
-
-impl Drop for Devserver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 async fn start_devserver(vars: &[(String, String)], work: &std::path::Path) -> Devserver {
-    let root = env::workspace_root();
-    build_bin(&root, "devserver", "devserver").unwrap();
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-    let binary = target.join("debug").join("devserver");
-    let addr = format!("127.0.0.1:{}", env::free_port().unwrap());
-    std::fs::create_dir_all(work).unwrap();
-    let log = work.join("devserver.log");
-    let out = std::fs::File::create(&log).unwrap();
-    let child = Command::new(binary)
-        .env_clear()
-        .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .env("BIND_ADDR", &addr)
-        .env("BOT_ADMIN_TOKEN", ADMIN_TOKEN)
-        .env("STATE_PATH", work.join("state.redb"))
-        .env("RUST_LOG", "info")
-        .current_dir(work)
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().unwrap())
-        .stderr(out)
-        .spawn()
-        .unwrap();
-    let server = Devserver { child, addr, log };
-    let http = reqwest::Client::builder().no_proxy().build().unwrap();
-    let deadline = Instant::now() + READY_LIMIT;
-    loop {
-        let ready = http
-            .get(format!("http://{}/healthz", server.addr))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().as_u16() == 200);
-        if ready {
-            return server;
-        }
-        let log = std::fs::read_to_string(&server.log).unwrap_or_default();
-        assert!(Instant::now() < deadline, "devserver not ready:\n{log}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let mut vars = vars.to_vec();
+    vars.push(("BOT_ADMIN_TOKEN".into(), ADMIN_TOKEN.into()));
+    vars.push(("STATE_PATH".into(), work.join("state.redb").display().to_string()));
+    vars.push(("RUST_LOG".into(), "info".into()));
+    Devserver::start(&vars, work, "devserver.log").await.unwrap()
 }
 
 struct World {
@@ -100,7 +51,7 @@ impl World {
     async fn notify(&self, operation: &Value) -> (u16, Value) {
         let resp = self
             .http
-            .post(format!("http://{}/api/notify", self.server.addr))
+            .post(self.server.url("/api/notify"))
             .bearer_auth(ADMIN_TOKEN)
             .header("content-type", "application/json")
             .body(operation.to_string())
@@ -195,7 +146,7 @@ async fn devserver_batch_to_users_and_team_reaches_each_once() {
         .unwrap();
     let status = w
         .http
-        .post(format!("http://{}/api/messages", w.server.addr))
+        .post(w.server.url("/api/messages"))
         .header("content-type", "application/json")
         .header("authorization", format!("Bearer {token}"))
         .body(install.to_string())

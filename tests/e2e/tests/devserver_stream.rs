@@ -25,14 +25,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code")]
 
 use e2e::activity::{self, Scene, Team, User};
-use e2e::emulator::build_bin;
+use e2e::devserver::Devserver;
 use e2e::{dynamo, env};
 use fake_teams::openid::{BotClaims, OpenIdServer};
 use fake_teams::{DEFAULT_TENANT, FakeTeams, Route, SeedTeam};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, OnceLock};
+use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const TEST: &str = "devserver_stream";
@@ -44,8 +43,6 @@ const DUPLICATES: usize = 50;
 const WELCOME_LIMIT: Duration = Duration::from_secs(30);
 /// After the expected welcomes arrived, how long the counts must stay put (a duplicate would show in it).
 const SETTLE: Duration = Duration::from_secs(2);
-/// The most a devserver may take to answer `/healthz`.
-const READY_LIMIT: Duration = Duration::from_secs(60);
 const ADMIN_TOKEN: &str = "devserver-stream-admin-token";
 
 fn user(id: &str, name: &str) -> User {
@@ -87,89 +84,9 @@ async fn microsoft() -> (FakeTeams, OpenIdServer) {
     (fake, openid)
 }
 
-/// The `devserver` binary, built once per test run (`cargo build -p devserver`, as the other e2e tests build
-/// their binaries).
-fn devserver_binary() -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let root = env::workspace_root();
-            build_bin(&root, "devserver", "devserver").unwrap();
-            let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-            target.join("debug").join("devserver")
-        })
-        .clone()
-}
-
-/// One devserver process; killed (SIGKILL) when dropped.
-struct Devserver {
-    child: Child,
-    addr: String,
-    log: PathBuf,
-}
-
-impl Devserver {
-    /// Starts the devserver with `vars` on a free port; answers once `/healthz` is 200.
-    async fn start(vars: &[(String, String)], work: &Path, log_name: &str) -> Self {
-        let port = env::free_port().unwrap();
-        let addr = format!("127.0.0.1:{port}");
-        std::fs::create_dir_all(work).unwrap();
-        let log = work.join(log_name);
-        let out = std::fs::File::create(&log).unwrap();
-        let child = Command::new(devserver_binary())
-            .env_clear()
-            .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .env("BIND_ADDR", &addr)
-            .env("BOT_ADMIN_TOKEN", ADMIN_TOKEN)
-            .env("RUST_LOG", "info")
-            .current_dir(work)
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .unwrap();
-        let server = Self { child, addr, log };
-        let http = reqwest::Client::builder().no_proxy().build().unwrap();
-        let deadline = Instant::now() + READY_LIMIT;
-        loop {
-            let ready = http
-                .get(format!("http://{}/healthz", server.addr))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().as_u16() == 200);
-            if ready {
-                return server;
-            }
-            assert!(Instant::now() < deadline, "devserver not ready:\n{}", server.log_text());
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// The stream records (or change events) the devserver handled so far.
-    fn handled(&self) -> usize {
-        self.log_text().matches("stream record handled").count()
-    }
-
-    /// SIGKILL, then wait for the process to be gone.
-    fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Devserver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The stream records (or change events) `server` handled so far.
+fn handled(server: &Devserver) -> usize {
+    server.log_text().matches("stream record handled").count()
 }
 
 /// Microsoft's side, and how to talk to a devserver as Teams does.
@@ -191,6 +108,8 @@ impl World {
             OpenIdServer::metadata_url(fake.addr()),
         ));
         vars.push(("BOT_NAME".into(), "Stream Bot".into()));
+        vars.push(("BOT_ADMIN_TOKEN".into(), ADMIN_TOKEN.into()));
+        vars.push(("RUST_LOG".into(), "info".into()));
         vars.extend(store_vars);
         let scene = Scene {
             bot_id: format!("28:{}", fake.app_id()),
@@ -357,7 +276,7 @@ async fn dynamodb_devserver_welcomes_once_and_a_restart_sends_nothing_more() {
     let w = World::new(vars).await;
     let work = std::env::temp_dir().join(env::unique("devserver-dynamodb"));
 
-    let server = Arc::new(Devserver::start(&w.vars, &work, "first.log").await);
+    let server = Arc::new(Devserver::start(&w.vars, &work, "first.log").await.unwrap());
     let took = welcomes_exactly_once(&w, &server).await;
     println!(
         "timing: DynamoDB devserver, personal welcome {:.2} s after the first personal message was sent",
@@ -373,8 +292,8 @@ async fn dynamodb_devserver_welcomes_once_and_a_restart_sends_nothing_more() {
     Arc::into_inner(server).unwrap().kill();
 
     // Started again: the stream from its trim horizon hands both claims over again; both are done.
-    let again = Devserver::start(&w.vars, &work, "second.log").await;
-    let replayed = w.wait_until(|_| again.handled() >= 2).await;
+    let again = Devserver::start(&w.vars, &work, "second.log").await.unwrap();
+    let replayed = w.wait_until(|_| handled(&again) >= 2).await;
     assert!(
         replayed.is_some(),
         "both claims handed over again:\n{}",
@@ -392,7 +311,7 @@ async fn dynamodb_devserver_welcomes_once_and_a_restart_sends_nothing_more() {
     let pending = key
         .as_ref()
         .is_some_and(|k| k.get("state").and_then(|v| v.as_s().ok()).map(String::as_str) == Some("pending"));
-    let third = Devserver::start(&w.vars, &work, "third.log").await;
+    let third = Devserver::start(&w.vars, &work, "third.log").await.unwrap();
     if pending {
         // Killed between the welcome key's claim and the send's answer: the outcome is unknown, and it is never
         // sent again while the key is pending (docs/decisions 2026-11-21-exactly-once.md).
@@ -418,7 +337,7 @@ async fn embedded_devserver_welcomes_once() {
         ("STATE_PATH".to_owned(), work.join("store.redb").display().to_string()),
     ];
     let w = World::new(vars).await;
-    let server = Arc::new(Devserver::start(&w.vars, &work, "devserver.log").await);
+    let server = Arc::new(Devserver::start(&w.vars, &work, "devserver.log").await.unwrap());
     let took = welcomes_exactly_once(&w, &server).await;
     println!(
         "timing: embedded devserver, personal welcome {:.2} s after the first personal message was sent",
@@ -465,7 +384,7 @@ async fn a_claim_committed_without_its_welcome_is_welcomed_at_the_next_start() {
             .unwrap();
         assert!(claimed.won());
     }
-    let server = Devserver::start(&w.vars, &work, "first.log").await;
+    let server = Devserver::start(&w.vars, &work, "first.log").await.unwrap();
     let waited = w.wait_until(|w| w.welcomes_in(TEAM) >= 1).await;
     assert!(
         waited.is_some(),
@@ -476,8 +395,8 @@ async fn a_claim_committed_without_its_welcome_is_welcomed_at_the_next_start() {
     server.kill();
 
     // Started again after the welcome was sent: the claim is handed over again, and nothing more is sent.
-    let again = Devserver::start(&w.vars, &work, "second.log").await;
-    let replayed = w.wait_until(|_| again.handled() >= 1).await;
+    let again = Devserver::start(&w.vars, &work, "second.log").await.unwrap();
+    let replayed = w.wait_until(|_| handled(&again) >= 1).await;
     assert!(replayed.is_some(), "the claim handed over again:\n{}", again.log_text());
     w.assert_settled(1).await;
     assert_eq!(w.welcomes_in(TEAM), 1);
@@ -520,7 +439,7 @@ async fn killed_right_after_the_200_the_devserver_welcomes_after_restart() {
             ("STATE_PATH".to_owned(), file.display().to_string()),
         ];
         let w = World::new(vars).await;
-        let server = Devserver::start(&w.vars, &work, "killed.log").await;
+        let server = Devserver::start(&w.vars, &work, "killed.log").await.unwrap();
         let install = duplicate_install(&w, TEAM, 0);
         assert_eq!(w.deliver(&server, &install).await, 200);
         server.kill();
@@ -528,7 +447,7 @@ async fn killed_right_after_the_200_the_devserver_welcomes_after_restart() {
         let left = left_in(&file, TEAM).await;
         seen.push(left);
 
-        let again = Devserver::start(&w.vars, &work, "restarted.log").await;
+        let again = Devserver::start(&w.vars, &work, "restarted.log").await.unwrap();
         match left {
             // Acknowledged and not started: the restart must send it, once.
             Left::NotStarted | Left::Done => {

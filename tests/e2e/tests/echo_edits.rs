@@ -534,12 +534,7 @@ async fn messages_lambda_echo_follows_edits() {
     let client = dynamo::client_from_env().await;
     let table = env::unique("e2e-echo-edits");
     dynamo::fresh_table(client.clone(), &table).await.unwrap();
-    let described = client.describe_table().table_name(&table).send().await.unwrap();
-    let stream_arn = described
-        .table()
-        .and_then(|t| t.latest_stream_arn())
-        .expect("the table has a stream")
-        .to_owned();
+    let stream_arn = dynamo::stream_arn(&client, &table).await.unwrap();
     let mut reader = StreamReader::new(&endpoint, &stream_arn);
 
     let mut function_env = bot_env(&fake);

@@ -282,12 +282,7 @@ async fn welcome_and_proactive_lambdas_under_cargo_lambda() {
     let client = dynamo::client_from_env().await;
     let table = env::unique("e2e-behind");
     let store = dynamo::fresh_table(client.clone(), &table).await.unwrap();
-    let described = client.describe_table().table_name(&table).send().await.unwrap();
-    let stream_arn = described
-        .table()
-        .and_then(|t| t.latest_stream_arn())
-        .expect("the table has a stream")
-        .to_owned();
+    let stream_arn = dynamo::stream_arn(&client, &table).await.unwrap();
 
     // --- The functions' environment (docs/contract.md names); WELCOME_ROSTER on. ---
     let mut base: Vec<(String, String)> = fake.env();

@@ -100,16 +100,7 @@ async fn slow_is_answered_later_by_the_proactive_function_after_the_webhook_stop
     let client = dynamo::client_from_env().await;
     let table = env::unique("e2e-deferred");
     let _store = dynamo::fresh_table(client.clone(), &table).await.unwrap();
-    let stream_arn = client
-        .describe_table()
-        .table_name(&table)
-        .send()
-        .await
-        .unwrap()
-        .table()
-        .and_then(|t| t.latest_stream_arn())
-        .expect("the table has a stream")
-        .to_owned();
+    let stream_arn = dynamo::stream_arn(&client, &table).await.unwrap();
     let mut stream = StreamReader::new(&endpoint, &stream_arn);
 
     let mut base: Vec<(String, String)> = fake.env();

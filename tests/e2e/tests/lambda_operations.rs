@@ -207,16 +207,7 @@ async fn failures_reach_lambda_and_metrics_parse_under_cargo_lambda() {
     let client = dynamo::client_from_env().await;
     let table = env::unique("e2e-ops");
     let _store = dynamo::fresh_table(client.clone(), &table).await.unwrap();
-    let stream_arn = client
-        .describe_table()
-        .table_name(&table)
-        .send()
-        .await
-        .unwrap()
-        .table()
-        .and_then(|t| t.latest_stream_arn())
-        .expect("the table has a stream")
-        .to_owned();
+    let stream_arn = dynamo::stream_arn(&client, &table).await.unwrap();
 
     let mut base: Vec<(String, String)> = fake.env();
     base.push((

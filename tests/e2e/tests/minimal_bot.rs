@@ -333,7 +333,7 @@ async fn dynamodb_stream_welcomes_exactly_once() {
     let client = dynamo::client_from_env().await;
     let table = env::unique("e2e-minimal");
     let store = dynamo::fresh_table(client.clone(), &table).await.unwrap();
-    let stream_arn = stream_arn(&client, &table).await;
+    let stream_arn = dynamo::stream_arn(&client, &table).await.unwrap();
     let world = Arc::new(InProcess {
         app: minimal_app(&fake, Arc::new(store)),
         scene: scene(&fake),
@@ -345,15 +345,6 @@ async fn dynamodb_stream_welcomes_exactly_once() {
     welcomes_exactly_once(&world).await;
     println!("timing: DynamoDB stream scenario {:.1} s", t0.elapsed().as_secs_f64());
     let _ = client.delete_table().table_name(&table).send().await;
-}
-
-async fn stream_arn(client: &aws_sdk_dynamodb::Client, table: &str) -> String {
-    let described = client.describe_table().table_name(table).send().await.unwrap();
-    described
-        .table()
-        .and_then(|t| t.latest_stream_arn())
-        .expect("the table has a stream")
-        .to_owned()
 }
 
 /// The welcome guarantees, over whichever store and welcome path `w` has.
@@ -765,7 +756,7 @@ async fn minimal_lambdas_under_cargo_lambda() {
     let client = dynamo::client_from_env().await;
     let table = env::unique("e2e-minimal-lambda");
     let _store = dynamo::fresh_table(client.clone(), &table).await.unwrap();
-    let stream_arn = stream_arn(&client, &table).await;
+    let stream_arn = dynamo::stream_arn(&client, &table).await.unwrap();
 
     // --- The functions' environment (docs/contract.md names), the client secret only by its ARN. ---
     let mut vars: Vec<(String, String)> = fake.env();
