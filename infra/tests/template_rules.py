@@ -651,8 +651,15 @@ RUNTIME_NAMESPACE = "TeamsBot"
 RUNTIME_DIMENSION = "Function"
 EXPECTED_RUNTIME_ALARMS = {
     "MessagesFunction": {"RepliesFailed", "OutboundTokenFailed", "StoreUnavailable", "ConnectorThrottled"},
-    "WelcomeFunction": {"OutboundTokenFailed", "StoreUnavailable", "ConnectorThrottled"},
-    "ProactiveFunction": {"ProactiveFailed", "OutboundTokenFailed", "StoreUnavailable", "ConnectorThrottled"},
+    # FailedRecordsNotSaved: a failed stream record whose copy for infra/redrive could not be written.
+    "WelcomeFunction": {"OutboundTokenFailed", "StoreUnavailable", "ConnectorThrottled", "FailedRecordsNotSaved"},
+    "ProactiveFunction": {
+        "ProactiveFailed",
+        "OutboundTokenFailed",
+        "StoreUnavailable",
+        "ConnectorThrottled",
+        "FailedRecordsNotSaved",
+    },
 }
 # Duration alarms fire between these fractions of the function's timeout ("near the timeout", not at it).
 DURATION_NEAR_TIMEOUT = (0.5, 1.0)
@@ -882,13 +889,21 @@ def failed_records_findings(template: dict) -> list[str]:
     """The on-failure queues hold only which records failed; the full records must outlive those messages."""
     out: list[str] = []
     queues = set()
+    stream_functions = set()
     for fn in _resources_of(template, "AWS::Serverless::Function"):
         for ev in effective_function_properties(template, fn).get("Events", {}).values():
             dest = ev.get("Properties", {}).get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
             if ev.get("Type") == "DynamoDB" and (q := _getatt_target(dest, "AWS::SQS::Queue", template)):
                 queues.add(q)
+                stream_functions.add(fn)
     if not queues:
         return out
+    # infra/redrive replays a failed record through the function its mapping invokes, the `live` alias: the stack
+    # names that alias in an output.
+    outputs = [o.get("Value") for o in template.get("Outputs", {}).values() if isinstance(o, dict)]
+    for fn in sorted(stream_functions):
+        if {"Ref": f"{fn}.Alias"} not in outputs:
+            out.append(f"{fn}: no output naming its `live` alias (!Ref {fn}.Alias), the function infra/redrive invokes")
     kept = max(template["Resources"][q].get("Properties", {}).get("MessageRetentionPeriod", 345600) for q in queues)
     buckets = _resources_of(template, "AWS::S3::Bucket")
     if not buckets:

@@ -19,7 +19,14 @@ TEMPLATE = rules.load(INFRA / "template.yaml")
 NOTE = INFRA.parent / "docs" / "decisions" / "2026-11-30-operations-infra.md"
 FUNCTIONS = ("MessagesFunction", "WelcomeFunction", "ProactiveFunction")
 # The metric names the runtime emits (EMF, namespace TeamsBot, dimension Function) and the template alarms on.
-RUNTIME_METRICS = {"RepliesFailed", "ProactiveFailed", "OutboundTokenFailed", "StoreUnavailable", "ConnectorThrottled"}
+RUNTIME_METRICS = {
+    "RepliesFailed",
+    "ProactiveFailed",
+    "OutboundTokenFailed",
+    "StoreUnavailable",
+    "ConnectorThrottled",
+    "FailedRecordsNotSaved",
+}
 NEW_PARAMETERS = {
     "AlarmEmail",
     "AlarmTopicArn",
@@ -56,6 +63,7 @@ def without_alias(t: dict) -> dict:
         if name.startswith("MessagesFunctionUrl") or name.endswith("NewVersionErrorsAlarm"):
             del t["Resources"][name]
     del t["Outputs"]["ProactiveFunctionAliasArn"]
+    del t["Outputs"]["WelcomeFunctionAliasArn"]
     t["Outputs"]["MessagingEndpoint"]["Value"] = t["Outputs"]["MessagingEndpoint"]["Value"]["Fn::If"][2]
     return t
 
@@ -359,6 +367,14 @@ class Mutation(unittest.TestCase):
         t = fresh()
         del t["Resources"]["FailedRecordsBucket"], t["Resources"]["FailedRecordsBucketPolicy"]
         self.assertFinds(t, "no failed-records bucket")
+
+    def test_redrive_target_not_an_output(self):
+        t = fresh()
+        del t["Outputs"]["WelcomeFunctionAliasArn"]
+        self.assertFinds(t, "WelcomeFunction: no output naming its `live` alias")
+        t = fresh()
+        t["Outputs"]["ProactiveFunctionAliasArn"]["Value"] = {"Ref": "ProactiveFunction"}  # $LATEST, not the alias
+        self.assertFinds(t, "ProactiveFunction: no output naming its `live` alias")
 
     def test_failed_records_not_named_to_the_function(self):
         t = fresh()

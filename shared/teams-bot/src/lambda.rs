@@ -22,8 +22,9 @@ use lambda_http::http::{Method, header};
 use lambda_http::{Body, Request, Response};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
+use service::adapters::failed_records::{self, FailedRecords};
 use service::metrics::{self, Counts, Emitter};
-use service::stream::{DynamoDbEvent, InvocationError};
+use service::stream::{DeliveredBatch, InvocationError};
 use service::{App, Config, Runtime, TenantPacing};
 use std::sync::Arc;
 
@@ -84,17 +85,19 @@ async fn webhook(app: &App, request: Request) -> Result<Response<Body>, lambda_h
 
 /// The DynamoDB stream of install and first-contact claims: `bot`'s [`Bot::team_welcome`] and
 /// [`Bot::personal_welcome`], each sent exactly once. A record that fails is answered as a batch item failure
-/// (its sequence number); a batch that cannot be reported so (a record without a sequence number) fails whole.
+/// (its sequence number), after a copy of it went to `FAILED_RECORDS_BUCKET` for `infra/redrive`; a batch that
+/// cannot be reported so (a record without a sequence number) fails whole.
 ///
 /// # Errors
 /// A start that fails, or the Lambda runtime's own failure.
 pub async fn welcome(bot: impl Bot) -> Result<(), Error> {
     service::telemetry::init();
     let (app, emitter) = start(TenantPacing::Shared, bot).await?;
-    let (app, emitter) = (&app, &emitter);
+    let kept = failed_records();
+    let (app, emitter, kept) = (&app, &emitter, kept.as_deref());
     lambda_runtime::run(lambda_runtime::service_fn(
-        move |event: LambdaEvent<DynamoDbEvent>| async move {
-            let work = service::stream::welcome_batch(app, &event.payload);
+        move |event: LambdaEvent<DeliveredBatch>| async move {
+            let work = service::stream::welcome_delivered(app, &event.payload, kept);
             let (result, counts) = metrics::measure(work).await;
             emit(emitter, counts);
             result.map_err(failed)
@@ -105,17 +108,20 @@ pub async fn welcome(bot: impl Bot) -> Result<(), Error> {
 
 /// The schedule (`{"tick": {}}`: `bot`'s due [`Bot::on_job`] runs), outbox stream items and direct notify
 /// invokes (docs/contract.md "Proactive operations"). A failed tick, a failed notify (refusals included) and a
-/// batch that cannot be reported item by item answer a [`FunctionError`].
+/// batch that cannot be reported item by item answer a [`FunctionError`]; a failed outbox record is copied to
+/// `FAILED_RECORDS_BUCKET` before it is reported.
 ///
 /// # Errors
 /// A start that fails, or the Lambda runtime's own failure.
 pub async fn proactive(bot: impl Bot) -> Result<(), Error> {
     service::telemetry::init();
     let (app, emitter) = start(TenantPacing::Shared, bot).await?;
-    let (app, emitter) = (&app, &emitter);
+    let kept = failed_records();
+    let (app, emitter, kept) = (&app, &emitter, kept.as_deref());
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: LambdaEvent<Value>| async move {
-            let (result, counts) = metrics::measure(service::stream::proactive_event(app, event.payload)).await;
+            let work = service::stream::proactive_invocation(app, event.payload, kept);
+            let (result, counts) = metrics::measure(work).await;
             emit(emitter, counts);
             result.map_err(failed)
         },
@@ -131,6 +137,15 @@ async fn start(pacing: TenantPacing, bot: impl Bot) -> Result<(App, Emitter), Er
         .await
         .inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
     Ok((app, Emitter::new(&config.metrics)))
+}
+
+/// Where failed stream records are copied (`FAILED_RECORDS_BUCKET`, `FAILED_RECORDS_PREFIX`); none when unset.
+fn failed_records() -> Option<Arc<dyn FailedRecords>> {
+    let kept = failed_records::from_env();
+    if let Some(kept) = &kept {
+        tracing::info!(copies = %kept.location("<SequenceNumber>"), "failed stream records are kept for redrive");
+    }
+    kept
 }
 
 /// Prints one invocation's metrics, with whatever was counted outside it since the last one (the cold start).

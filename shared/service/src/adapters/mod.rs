@@ -4,6 +4,7 @@
 
 #[cfg(feature = "local")]
 pub mod dynamo_stream;
+pub mod failed_records;
 pub mod known;
 pub mod pacing;
 pub(crate) mod secrets;

@@ -8,6 +8,7 @@
 //! (a stream batch, an asynchronous invoke) and hands it to a direct invoke's caller as `errorType` /
 //! `errorMessage` ([`InvocationError::error_type`], [`InvocationError::body`]).
 
+use crate::adapters::failed_records::FailedRecords;
 use crate::app::App;
 use crate::metrics::{self, Metric};
 use crate::proactive::{NotifyError, TickError};
@@ -246,6 +247,90 @@ pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
+/// A stream batch as Lambda delivered it: typed ([`DynamoDbEvent`]) and, beside it, each record's JSON as it came
+/// (what the copy of a failed record holds, for `infra/redrive`: docs/decisions/2026-11-30-redrive.md).
+#[derive(Clone, Debug, Default)]
+pub struct DeliveredBatch {
+    pub event: DynamoDbEvent,
+    /// `Records`, element for element with `event.records`.
+    pub records: Vec<Value>,
+}
+
+impl DeliveredBatch {
+    /// Types `payload` (`{"Records": [...]}`) and keeps its records' JSON.
+    ///
+    /// # Errors
+    /// When `payload` is not a DynamoDB stream batch.
+    pub fn from_value(mut payload: Value) -> Result<Self, serde_json::Error> {
+        let event = <DynamoDbEvent as serde::Deserialize>::deserialize(&payload)?;
+        let records = match payload.get_mut("Records").map(Value::take) {
+            Some(Value::Array(records)) => records,
+            _ => Vec::new(),
+        };
+        Ok(Self { event, records })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for DeliveredBatch {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Self::from_value(<Value as serde::Deserialize>::deserialize(deserializer)?).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Keeps a copy of each record `response` reports as failed in `kept`, before Lambda hears of the failure, so
+/// `infra/redrive` can replay it after the stream has forgotten it. A copy that cannot be written is logged at
+/// ERROR with the record's sequence number and event id and counted ([`Metric::FailedRecordsNotSaved`]); the
+/// record is reported as failed all the same.
+pub async fn keep_failed(batch: &DeliveredBatch, response: &DynamoDbEventResponse, kept: &dyn FailedRecords) {
+    for failure in &response.batch_item_failures {
+        let Some(sequence) = failure.item_identifier.as_deref() else {
+            continue;
+        };
+        let found = batch
+            .event
+            .records
+            .iter()
+            .zip(&batch.records)
+            .find(|(record, _)| record.change.sequence_number.as_deref() == Some(sequence));
+        let Some((record, json)) = found else {
+            continue;
+        };
+        let event_id = record.event_id.as_str();
+        match kept.keep(sequence, json).await {
+            Ok(()) => {
+                tracing::info!(sequence, event_id, copy = %kept.location(sequence), "failed record kept for redrive")
+            }
+            Err(error) => {
+                metrics::count(Metric::FailedRecordsNotSaved);
+                tracing::error!(
+                    sequence,
+                    event_id,
+                    copy = %kept.location(sequence),
+                    error = %error_chain(&error),
+                    "could not keep the failed record: once the stream forgets it (24 h) it cannot be redriven"
+                );
+            }
+        }
+    }
+}
+
+/// [`welcome_batch`] of a batch as delivered, keeping each failed record in `kept` when given ([`keep_failed`]):
+/// the `welcome` function's handler.
+///
+/// # Errors
+/// [`InvocationError::NoSequenceNumber`].
+pub async fn welcome_delivered(
+    app: &App,
+    batch: &DeliveredBatch,
+    kept: Option<&dyn FailedRecords>,
+) -> Result<DynamoDbEventResponse, InvocationError> {
+    let response = welcome_batch(app, &batch.event).await?;
+    if let Some(kept) = kept {
+        keep_failed(batch, &response, kept).await;
+    }
+    Ok(response)
+}
+
 /// The `welcome` function's batch: each team-install and first-contact record's welcome ([`welcome_record`]).
 ///
 /// # Errors
@@ -352,7 +437,7 @@ pub const TICK_INPUT: &str = r#"{"tick": {}}"#;
 #[derive(Debug)]
 pub enum ProactiveEvent {
     /// A batch of the outbox stream.
-    Stream(DynamoDbEvent),
+    Stream(DeliveredBatch),
     /// The schedule: [`TICK_INPUT`], or an EventBridge rule's `Scheduled Event` (`source` `aws.events`).
     Tick,
     /// A direct notify invoke (docs/contract.md "Proactive operations"), parsed by the notify itself.
@@ -368,7 +453,7 @@ impl ProactiveEvent {
     /// schedule.
     pub fn parse(payload: Value) -> Result<Self, InvocationError> {
         if payload.get("Records").is_some() {
-            return serde_json::from_value(payload)
+            return DeliveredBatch::from_value(payload)
                 .map(Self::Stream)
                 .map_err(|source| InvocationError::BadEvent {
                     expected: "a DynamoDB stream batch",
@@ -406,9 +491,25 @@ impl ProactiveEvent {
 /// [`InvocationError`]: the event does not parse, a record has no sequence number, the tick failed
 /// ([`TickError`]), the notify failed ([`NotifyError`], refusals included).
 pub async fn proactive_event(app: &App, payload: Value) -> Result<Value, InvocationError> {
+    proactive_invocation(app, payload, None).await
+}
+
+/// [`proactive_event`], keeping each failed outbox record in `kept` when given ([`keep_failed`]): the `proactive`
+/// function's handler.
+///
+/// # Errors
+/// As [`proactive_event`].
+pub async fn proactive_invocation(
+    app: &App,
+    payload: Value,
+    kept: Option<&dyn FailedRecords>,
+) -> Result<Value, InvocationError> {
     match ProactiveEvent::parse(payload)? {
         ProactiveEvent::Stream(batch) => {
-            let response = handle_records(&batch, |item| async move { outbox_record(app, &item).await }).await?;
+            let response = handle_records(&batch.event, |item| async move { outbox_record(app, &item).await }).await?;
+            if let Some(kept) = kept {
+                keep_failed(&batch, &response, kept).await;
+            }
             Ok(json!(response))
         }
         ProactiveEvent::Tick => Ok(json!(crate::proactive::run_tick(app).await?)),
@@ -519,6 +620,39 @@ mod tests {
             handled.into_inner(),
             0,
             "nothing is handled before the batch is refused"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_record_is_kept_as_delivered_and_a_failed_copy_is_counted() {
+        use crate::adapters::failed_records::MemoryFailedRecords;
+        let delivered = json!({"Records": [
+            record(Some("100"), "MODIFY", json!({})),
+            record(Some("200"), "MODIFY", json!({"kind": {"S": "team-install"}, "extra": {"N": "1.50"}})),
+        ]});
+        let batch: DeliveredBatch = serde_json::from_value(delivered.clone()).unwrap();
+        assert_eq!(batch.records.len(), batch.event.records.len());
+        let mut response = DynamoDbEventResponse::default();
+        let mut failure = DynamoDbBatchItemFailure::default();
+        failure.item_identifier = Some("200".to_owned());
+        response.batch_item_failures.push(failure);
+
+        let kept = MemoryFailedRecords::new("welcome/");
+        let ((), counts) = metrics::measure(keep_failed(&batch, &response, &kept)).await;
+        let records = kept.records();
+        assert_eq!(records.keys().collect::<Vec<_>>(), ["welcome/200.json"]);
+        assert_eq!(
+            records["welcome/200.json"], delivered["Records"][1],
+            "the record as delivered"
+        );
+        assert_eq!(counts.get(Metric::FailedRecordsNotSaved), 0);
+
+        kept.set_failing(true);
+        let ((), counts) = metrics::measure(keep_failed(&batch, &response, &kept)).await;
+        assert_eq!(counts.get(Metric::FailedRecordsNotSaved), 1);
+        assert!(
+            DeliveredBatch::from_value(json!({"Records": [{"eventName": "INSERT"}]})).is_err(),
+            "not a stream record"
         );
     }
 
