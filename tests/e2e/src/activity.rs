@@ -2,10 +2,34 @@
 //! install and team events (built in the shape Teams sends them).
 
 use crate::E2eError;
+use fake_teams::openid::{BotClaims, OpenIdServer};
 use serde_json::{Value, json};
 
 const PERSONAL: &str = include_str!("../fixtures/message_personal.json");
 const CHANNEL: &str = include_str!("../fixtures/message_channel_mention.json");
+
+/// POSTs `activity` to the messaging endpoint `url` as Teams does: JSON, with a bearer token `openid` signs for the
+/// bot `app_id` and the serviceUrl claim `service_url`. Answers the response, whatever its status.
+///
+/// # Errors
+/// [`E2eError::Sign`] when the token cannot be signed, [`E2eError::Http`] when no answer came.
+pub async fn post_signed(
+    http: &reqwest::Client,
+    openid: &OpenIdServer,
+    app_id: &str,
+    service_url: &str,
+    url: &str,
+    activity: &Value,
+) -> Result<reqwest::Response, E2eError> {
+    let token = openid.sign(&BotClaims::new(app_id, service_url))?;
+    Ok(http
+        .post(url)
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {token}"))
+        .body(activity.to_string())
+        .send()
+        .await?)
+}
 
 /// A Teams user as activities carry them.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -32,6 +32,10 @@ pub enum E2eError {
     WatchNotReady { secs: u64, log: String },
     #[error("the devserver did not answer /healthz in time; its log:\n{log}")]
     DevserverNotReady { log: String },
+    #[error("signing a Bot Framework token: {0}")]
+    Sign(#[from] jsonwebtoken::errors::Error),
+    #[error("HTTP: {0}")]
+    Http(#[from] reqwest::Error),
     #[error("DynamoDB: {0}")]
     Dynamo(String),
     #[error("Secrets Manager: {0}")]

@@ -12,9 +12,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test code")]
 
-use e2e::activity::{self, Scene, Team, User};
+use e2e::activity::{self, Scene, Team, User, post_signed};
 use e2e::devserver::Devserver;
-use fake_teams::openid::{BotClaims, OpenIdServer};
+use fake_teams::openid::OpenIdServer;
 use fake_teams::{DEFAULT_TENANT, FakeTeams, Fault, Route, SeedTeam};
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -140,21 +140,10 @@ async fn devserver_batch_to_users_and_team_reaches_each_once() {
         name: "Batch".into(),
     };
     let install = activity::team_install(&scene, &team, &user("alice"), "install-1", &w.fake.service_url());
-    let token = w
-        .openid
-        .sign(&BotClaims::new(&w.fake.app_id(), &w.fake.service_url()))
-        .unwrap();
-    let status = w
-        .http
-        .post(w.server.url("/api/messages"))
-        .header("content-type", "application/json")
-        .header("authorization", format!("Bearer {token}"))
-        .body(install.to_string())
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16();
+    let (app_id, service_url) = (w.fake.app_id(), w.fake.service_url());
+    let url = w.server.url("/api/messages");
+    let response = post_signed(&w.http, &w.openid, &app_id, &service_url, &url, &install).await;
+    let status = response.unwrap().status().as_u16();
     assert!((200..300).contains(&status), "{status}");
 
     w.fake.inject(Fault::throttle(Route::BatchUsers, 1).times(1));

@@ -24,10 +24,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code")]
 
-use e2e::activity::{self, Scene, Team, User};
+use e2e::activity::{self, Scene, Team, User, post_signed};
 use e2e::devserver::Devserver;
 use e2e::{dynamo, env};
-use fake_teams::openid::{BotClaims, OpenIdServer};
+use fake_teams::openid::OpenIdServer;
 use fake_teams::{DEFAULT_TENANT, FakeTeams, Route, SeedTeam};
 use serde_json::Value;
 use std::path::Path;
@@ -131,20 +131,10 @@ impl World {
 
     /// POSTs `activity` to the devserver with a correctly signed token; answers the status.
     async fn deliver(&self, server: &Devserver, activity: &Value) -> u16 {
-        let token = self
-            .openid
-            .sign(&BotClaims::new(&self.fake.app_id(), &self.fake.service_url()))
-            .unwrap();
-        self.http
-            .post(server.url("/api/messages"))
-            .header("content-type", "application/json")
-            .header("authorization", format!("Bearer {token}"))
-            .body(activity.to_string())
-            .send()
-            .await
-            .expect("the devserver answers")
-            .status()
-            .as_u16()
+        let (app_id, service_url) = (self.fake.app_id(), self.fake.service_url());
+        let url = server.url("/api/messages");
+        let response = post_signed(&self.http, &self.openid, &app_id, &service_url, &url, activity).await;
+        response.expect("the devserver answers").status().as_u16()
     }
 
     /// Welcomes Teams accepted in `conversation` (texts starting with `Welcome`, docs/contract.md).

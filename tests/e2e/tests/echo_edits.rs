@@ -15,11 +15,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code")]
 
-use e2e::activity::{Channel, Scene, User, channel_message, personal_message};
+use e2e::activity::{Channel, Scene, User, channel_message, personal_message, post_signed};
 use e2e::emulator::{Emulator, EmulatorSpec, build_bin, build_function};
 use e2e::streams::{self, StreamReader};
 use e2e::{dynamo, env};
-use fake_teams::openid::{BotClaims, OpenIdServer};
+use fake_teams::openid::OpenIdServer;
 use fake_teams::{DEFAULT_TENANT, FakeTeams, RecordedCall, Route, SeedTeam};
 use serde_json::{Value, json};
 use std::fs::File;
@@ -129,19 +129,17 @@ impl Bot<'_> {
     /// POSTs `activity` with a correctly signed token; expects 200.
     async fn deliver(&self, activity: &Value) {
         let service_url = activity["serviceUrl"].as_str().unwrap();
-        let token = self
-            .openid
-            .sign(&BotClaims::new(&self.fake.app_id(), service_url))
-            .unwrap();
-        let response = self
-            .http
-            .post(&self.messages_url)
-            .header("content-type", "application/json")
-            .header("authorization", format!("Bearer {token}"))
-            .body(activity.to_string())
-            .send()
-            .await
-            .expect("the bot answers");
+        let app_id = self.fake.app_id();
+        let response = post_signed(
+            &self.http,
+            self.openid,
+            &app_id,
+            service_url,
+            &self.messages_url,
+            activity,
+        )
+        .await
+        .expect("the bot answers");
         let status = response.status().as_u16();
         let body = response.text().await.unwrap_or_default();
         assert_eq!(status, 200, "activity {} refused: {body}", activity["id"]);

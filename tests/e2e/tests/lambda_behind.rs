@@ -17,11 +17,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code")]
 
 use aws_sdk_dynamodb::Client;
-use e2e::activity::{Scene, User, personal_message};
+use e2e::activity::{Scene, User, personal_message, post_signed};
 use e2e::emulator::{Emulator, EmulatorSpec, Invoked, build_function};
 use e2e::streams::{self, Delivery, Mapping, StreamReader};
 use e2e::{dynamo, env, secrets};
-use fake_teams::openid::{BotClaims, OpenIdServer};
+use fake_teams::openid::OpenIdServer;
 use fake_teams::{DEFAULT_TENANT, FakeTeams, Fault, RecordedCall, Route, SeedTeam};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -86,20 +86,17 @@ struct World {
 impl World {
     /// POSTs a correctly signed activity to the messages Lambda; answers the status.
     async fn deliver(&self, activity: &Value) -> u16 {
-        let token = self
-            .openid
-            .sign(&BotClaims::new(&self.app_id, &self.service_url))
-            .unwrap();
-        let response = self
-            .http
-            .post(self.messages.url("/api/messages"))
-            .header("content-type", "application/json")
-            .header("authorization", format!("Bearer {token}"))
-            .body(activity.to_string())
-            .send()
-            .await
-            .expect("the emulator answers");
-        response.status().as_u16()
+        let url = self.messages.url("/api/messages");
+        let response = post_signed(
+            &self.http,
+            &self.openid,
+            &self.app_id,
+            &self.service_url,
+            &url,
+            activity,
+        )
+        .await;
+        response.expect("the emulator answers").status().as_u16()
     }
 
     /// A notify through the proactive function (a direct invoke): its result, or, when the function answered an

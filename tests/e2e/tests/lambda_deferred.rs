@@ -15,11 +15,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test code")]
 
-use e2e::activity::{Scene, User, personal_message};
+use e2e::activity::{Scene, User, personal_message, post_signed};
 use e2e::emulator::{Emulator, EmulatorSpec, build_function};
 use e2e::streams::{self, StreamReader};
 use e2e::{dynamo, env};
-use fake_teams::openid::{BotClaims, OpenIdServer};
+use fake_teams::openid::OpenIdServer;
 use fake_teams::{DEFAULT_TENANT, FakeTeams, Fault, Route};
 use serde_json::{Value, json};
 use std::path::Path;
@@ -130,14 +130,9 @@ async fn slow_is_answered_later_by_the_proactive_function_after_the_webhook_stop
         .unwrap();
     let chat = fake.personal_conversation(DEFAULT_TENANT, &m.id).unwrap();
     let messages_url = messages.url("/api/messages");
-    let deliver = |activity: Value| {
-        let token = openid.sign(&BotClaims::new(&app_id, &service_url)).unwrap();
-        let request = http
-            .post(&messages_url)
-            .header("content-type", "application/json")
-            .header("authorization", format!("Bearer {token}"))
-            .body(activity.to_string());
-        async move { request.send().await.expect("the emulator answers").status().as_u16() }
+    let deliver = async |activity: Value| {
+        let response = post_signed(&http, &openid, &app_id, &service_url, &messages_url, &activity).await;
+        response.expect("the emulator answers").status().as_u16()
     };
 
     // 1. `slow 0` whose answer Teams refuses (502 until the client gives up): the record fails, as a batch item

@@ -18,11 +18,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test code")]
 
-use e2e::activity::{Scene, User, personal_message};
+use e2e::activity::{Scene, User, personal_message, post_signed};
 use e2e::emulator::{Emulator, EmulatorSpec, Invoked, build_function};
 use e2e::streams::{self, StreamReader};
 use e2e::{dynamo, env, secrets};
-use fake_teams::openid::{BotClaims, OpenIdServer};
+use fake_teams::openid::OpenIdServer;
 use fake_teams::{DEFAULT_TENANT, FakeTeams, Fault, Route, SeedTeam};
 use serde_json::{Value, json};
 use std::path::Path;
@@ -62,20 +62,17 @@ struct World {
 
 impl World {
     async fn deliver(&self, activity: &Value) -> u16 {
-        let token = self
-            .openid
-            .sign(&BotClaims::new(&self.app_id, &self.service_url))
-            .unwrap();
-        self.http
-            .post(self.messages.url("/api/messages"))
-            .header("content-type", "application/json")
-            .header("authorization", format!("Bearer {token}"))
-            .body(activity.to_string())
-            .send()
-            .await
-            .expect("the emulator answers")
-            .status()
-            .as_u16()
+        let url = self.messages.url("/api/messages");
+        let response = post_signed(
+            &self.http,
+            &self.openid,
+            &self.app_id,
+            &self.service_url,
+            &url,
+            activity,
+        )
+        .await;
+        response.expect("the emulator answers").status().as_u16()
     }
 
     fn install(&self, team: &str, name: &str, id: &str) -> Value {

@@ -22,11 +22,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code")]
 
 use connector::{ConnectorConfig, HttpConnector, ServiceUrlAllowlist};
-use e2e::activity::{self, Channel, Scene, Team, User, channel_message, personal_message};
+use e2e::activity::{self, Channel, Scene, Team, User, channel_message, personal_message, post_signed};
 use e2e::emulator::{Emulator, EmulatorSpec, build_bin};
 use e2e::streams::{self, Delivery, Mapping, StreamReader};
 use e2e::{E2eError, dynamo, env, secrets};
-use fake_teams::openid::{BotClaims, OpenIdServer};
+use fake_teams::openid::OpenIdServer;
 use fake_teams::{DEFAULT_TENANT, FakeTeams, Fault, RecordedCall, Route, SeedTeam};
 use serde_json::Value;
 use service::api::BotIdentity;
@@ -675,20 +675,17 @@ struct Deployed {
 impl Deployed {
     /// POSTs a correctly signed activity to the messages function; answers the status.
     async fn deliver(&self, activity: &Value) -> u16 {
-        let token = self
-            .openid
-            .sign(&BotClaims::new(&self.app_id, &self.service_url))
-            .unwrap();
-        self.http
-            .post(self.messages.url("/api/messages"))
-            .header("content-type", "application/json")
-            .header("authorization", format!("Bearer {token}"))
-            .body(activity.to_string())
-            .send()
-            .await
-            .expect("the emulator answers")
-            .status()
-            .as_u16()
+        let url = self.messages.url("/api/messages");
+        let response = post_signed(
+            &self.http,
+            &self.openid,
+            &self.app_id,
+            &self.service_url,
+            &url,
+            activity,
+        )
+        .await;
+        response.expect("the emulator answers").status().as_u16()
     }
 
     /// The stream's new welcome records, delivered to the welcome function as the mapping would.
