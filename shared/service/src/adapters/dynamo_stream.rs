@@ -322,7 +322,21 @@ impl StreamSource for SdkStreamSource {
 /// A NewImage as one plain JSON object (numbers as JSON numbers), through the store's own converter
 /// ([`store::item_to_json`]), so the devserver reads an image exactly as the `welcome` function does.
 fn image_json(image: &HashMap<String, AttributeValue>) -> Result<Value, String> {
+    // serde_dynamo's conversion of the Streams SDK's `Unknown` variant (a type newer than the SDK) panics, as the
+    // DynamoDB SDK's does (store::attributes_to_json refuses it there): refuse it first.
+    if let Some((name, _)) = image.iter().find(|(_, value)| !known_type(value)) {
+        return Err(format!("attribute {name}: an attribute type this reader does not know"));
+    }
     store::item_to_json(image.clone()).map_err(|e| e.to_string())
+}
+
+/// Whether every (nested) attribute has a type the Streams SDK knows.
+fn known_type(value: &AttributeValue) -> bool {
+    match value {
+        AttributeValue::M(map) => map.values().all(known_type),
+        AttributeValue::L(list) => list.iter().all(known_type),
+        other => !other.is_unknown(),
+    }
 }
 
 /// A record the template's `FilterCriteria` pass, for the consumer.
