@@ -195,7 +195,7 @@ fn path_has_prefix(path: &str, prefix: &str) -> bool {
 }
 
 /// Whether plain http may be used to `host`.
-fn is_loopback(host: &Host<&str>) -> bool {
+pub(crate) fn is_loopback(host: &Host<&str>) -> bool {
     match host {
         Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
         Host::Ipv4(ip) => IpAddr::V4(*ip).is_loopback(),

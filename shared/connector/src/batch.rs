@@ -73,13 +73,6 @@ pub fn is_batch_unsupported(error: &ConnectorError) -> bool {
     }
 }
 
-fn body(request: &BatchRequest) -> Result<Vec<u8>, ConnectorError> {
-    serde_json::to_vec(request).map_err(|source| ConnectorError::Decode {
-        source,
-        body: String::new(),
-    })
-}
-
 impl HttpConnector {
     pub(crate) async fn batch_send(
         &self,
@@ -92,7 +85,7 @@ impl HttpConnector {
             service_url,
             segments: vec!["batch", "conversation", endpoint.segment(), ""],
             query: Vec::new(),
-            body: Some(body(request)?),
+            body: Some(crate::client::to_json(request)?),
             class: PaceClass::Other,
             pace_conversation: PACE.to_owned(),
             tenant: Some(request.tenant_id.as_str().to_owned()),

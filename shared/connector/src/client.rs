@@ -348,7 +348,7 @@ fn activity_tenant(activity: &Activity) -> Option<String> {
         .map(|t| t.as_str().to_owned())
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, ConnectorError> {
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, ConnectorError> {
     serde_json::to_vec(value).map_err(|source| ConnectorError::Decode {
         source,
         body: String::new(),

@@ -13,15 +13,14 @@
 //! - A body is read chunk by chunk and the read stops as soon as it passes the caller's cap: never more than the
 //!   cap plus one chunk is held.
 
-use crate::allowlist::ServiceUrlAllowlist;
+use crate::allowlist::{ServiceUrlAllowlist, is_loopback};
 use crate::client::HttpConnector;
 use crate::token::TokenError;
 use bytes::{Bytes, BytesMut};
 use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, LOCATION};
 use reqwest::{Method, StatusCode};
 use secrecy::ExposeSecret;
-use std::net::IpAddr;
-use url::{Host, Url};
+use url::Url;
 
 /// The most redirects a tokenless download follows.
 pub const MAX_REDIRECTS: usize = 3;
@@ -111,14 +110,6 @@ fn loopback_service(service_url: &str, allowlist: &ServiceUrlAllowlist) -> bool 
     allowlist
         .check(service_url)
         .is_ok_and(|u| u.host().as_ref().is_some_and(is_loopback))
-}
-
-fn is_loopback(host: &Host<&str>) -> bool {
-    match host {
-        Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
-        Host::Ipv4(ip) => IpAddr::V4(*ip).is_loopback(),
-        Host::Ipv6(ip) => IpAddr::V6(*ip).is_loopback(),
-    }
 }
 
 impl HttpConnector {

@@ -106,23 +106,9 @@ impl Metric {
         }
     }
 
+    /// Its slot in a [`Counters`]: the declaration order, which [`Self::ALL`] follows.
     const fn index(self) -> usize {
-        match self {
-            Self::MessagesReceived => 0,
-            Self::RepliesSent => 1,
-            Self::RepliesFailed => 2,
-            Self::WelcomesSent => 3,
-            Self::WelcomesFailed => 4,
-            Self::ProactiveSent => 5,
-            Self::ProactiveFailed => 6,
-            Self::ProactiveRefused => 7,
-            Self::ConnectorThrottled => 8,
-            Self::ConnectorRetries => 9,
-            Self::OutboundTokenFailed => 10,
-            Self::InboundTokenRefused => 11,
-            Self::StoreUnavailable => 12,
-            Self::FailedRecordsNotSaved => 13,
-        }
+        self as usize
     }
 }
 

@@ -277,7 +277,7 @@ impl FailedRecords for S3FailedRecords {
                     }
                     error
                 }
-                Err(e) => KeepError::Transport(error_text(&e)),
+                Err(e) => KeepError::Transport(crate::edge::stream::error_chain(&e)),
             };
             tracing::debug!(attempt, error = %error, "failed-record copy attempt failed");
             last = error;
@@ -350,18 +350,6 @@ fn error_code(body: &str) -> String {
         .and_then(|(_, rest)| rest.split_once("</Code>"))
         .map(|(code, _)| code.trim().chars().take(64).collect())
         .unwrap_or_default()
-}
-
-/// A transport error with its causes (reqwest's own text is only "error sending request").
-fn error_text(error: &reqwest::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// Failed records in memory, for tests: what was kept, by key (`<prefix><sequence>.json`); it can be told to

@@ -242,7 +242,7 @@ impl<'a> Context<'a> {
     /// [`ReplyStream`](crate::api::ReplyStream).
     #[must_use]
     pub fn stream(&self) -> crate::api::ReplyStream<'_> {
-        crate::api::ReplyStream::new(self, self.app)
+        crate::api::ReplyStream::new(self)
     }
 
     /// Replaces a message the bot sent in this conversation (PUT). Teams updates text and single-card messages.
@@ -591,7 +591,7 @@ impl<'a> Context<'a> {
     }
 
     /// Counts a message sent, updated or deleted: a reply while handling an activity, else proactive (a job).
-    fn count_sent(&self) {
+    pub(crate) fn count_sent(&self) {
         metrics::count(if self.activity.is_some() {
             Metric::RepliesSent
         } else {
@@ -602,7 +602,12 @@ impl<'a> Context<'a> {
     /// Logs a failed Connector call and, when Teams says the bot was removed or the conversation is gone, marks
     /// the conversation inactive ([`stop_if_gone`], awaited). Counted: [`Metric::RepliesFailed`] while handling an
     /// activity, else as a proactive failure ([`metrics::proactive_failure`]).
-    async fn failed(&self, operation: &str, error: ConnectorError, conversation: &ConversationId) -> BotError {
+    pub(crate) async fn failed(
+        &self,
+        operation: &str,
+        error: ConnectorError,
+        conversation: &ConversationId,
+    ) -> BotError {
         metrics::count(if self.activity.is_some() {
             Metric::RepliesFailed
         } else {

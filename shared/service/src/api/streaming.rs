@@ -13,9 +13,6 @@
 //! cancelled by user."): the stream ends quietly and says so ([`StreamOutcome::StoppedByUser`]).
 
 use crate::api::{BotError, Context};
-use crate::app::App;
-use crate::flows::address::stop_if_gone;
-use crate::metrics::{self, Metric};
 use connector::ConnectorError;
 use models::{Activity, ActivityId, ActivityKind, ConversationType, Entity, Extra};
 use serde_json::{Map, Value, json};
@@ -85,18 +82,17 @@ pub enum StreamOutcome {
 #[derive(Debug)]
 pub struct ReplyStream<'c> {
     ctx: &'c Context<'c>,
-    app: &'c App,
     core: StreamCore,
 }
 
 impl<'c> ReplyStream<'c> {
-    pub(crate) fn new(ctx: &'c Context<'c>, app: &'c App) -> Self {
+    pub(crate) fn new(ctx: &'c Context<'c>) -> Self {
         let personal = ctx.conversation().conversation.conversation_type == Some(ConversationType::Personal);
         let mut core = StreamCore::new(STREAM_INTERVAL);
         if !personal {
             core.mode = Mode::OneMessage;
         }
-        Self { ctx, app, core }
+        Self { ctx, core }
     }
 
     /// Sends updates at most once per `interval` (at least [`MIN_STREAM_INTERVAL`]; default
@@ -183,11 +179,7 @@ impl<'c> ReplyStream<'c> {
             .push(stream_info("final", Some(&stream_id), None));
         match self.post(&message).await {
             Ok(_) => {
-                metrics::count(if self.ctx.activity().is_some() {
-                    Metric::RepliesSent
-                } else {
-                    Metric::ProactiveSent
-                });
+                self.ctx.count_sent();
                 Ok(StreamOutcome::Streamed {
                     message_id: ActivityId::from(stream_id),
                 })
@@ -240,7 +232,8 @@ impl<'c> ReplyStream<'c> {
         let conversation = self.ctx.conversation_id();
         let activity = crate::addressed(activity, conversation, self.ctx.tenant());
         let sent = self
-            .app
+            .ctx
+            .app()
             .connector
             .send_to_conversation(&self.ctx.conversation().service_url, conversation, &activity)
             .await?;
@@ -255,15 +248,7 @@ impl<'c> ReplyStream<'c> {
 
     /// Logs and counts a failed update like any failed send (and stops sending where the bot was removed).
     async fn failed(&self, error: ConnectorError) -> BotError {
-        let conversation = self.ctx.conversation_id();
-        metrics::count(if self.ctx.activity().is_some() {
-            Metric::RepliesFailed
-        } else {
-            metrics::proactive_failure(error.http_status())
-        });
-        tracing::warn!(operation = "stream", conversation = %conversation, status = error.connector_status(), error = %error, "connector call failed");
-        stop_if_gone(self.app, conversation, &error).await;
-        BotError::Connector(error)
+        self.ctx.failed("stream", error, self.ctx.conversation_id()).await
     }
 }
 
