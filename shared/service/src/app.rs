@@ -4,7 +4,7 @@ use crate::adapters::known::KnownReferences;
 use crate::adapters::pacing::StorePace;
 use crate::adapters::secrets::SecretsManagerSecret;
 use crate::api::{Bot, BotIdentity};
-use crate::config::{Config, Runtime, StateChoice};
+use crate::config::{Config, StateChoice};
 use auth::{AuthMode, Authenticator};
 use connector::{Connector, HttpConnector, InProcessRateLimiter, ServiceUrlAllowlist};
 use std::sync::Arc;
@@ -92,19 +92,6 @@ impl App {
         {
             tracing::warn!(error = %e, "could not prefetch the inbound signing keys");
         }
-    }
-
-    /// How each Lambda function starts: [`Config::from_env`] then [`App::build_with`]. A failure is also logged
-    /// with its readable reason, since Lambda reports a failed init only by the process's exit.
-    ///
-    /// # Errors
-    /// [`StartupError`].
-    pub async fn from_env(runtime: Runtime, pacing: TenantPacing, bot: Arc<dyn Bot>) -> Result<Self, StartupError> {
-        let built = match Config::from_env(runtime) {
-            Ok(config) => Self::build_with(&config, pacing, bot).await.map(|(app, _)| app),
-            Err(e) => Err(e.into()),
-        };
-        built.inspect_err(|e| tracing::error!(error = %e, "cannot start"))
     }
 
     /// [`App::build_with`] with [`TenantPacing::Process`].

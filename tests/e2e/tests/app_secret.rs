@@ -1,9 +1,9 @@
-//! The deployed functions read their client secret from Secrets Manager at cold start (`App::from_env` /
-//! `App::build_with`, `MICROSOFT_APP_PASSWORD_SECRET_ARN`), against moto's Secrets Manager: a secret that cannot
-//! be read stops the start with a reason that names the ARN (and never shows a secret); a secret put after the
-//! start (the stack creates a placeholder, the operator puts the real one) is read again when the token endpoint
-//! refuses the placeholder. Replies carrying a token got with the secret from its ARN are also checked under
-//! cargo-lambda in `lambda_messages.rs` and `lambda_behind.rs`.
+//! The deployed functions read their client secret from Secrets Manager at cold start (`teams_bot::lambda`:
+//! `Config::from_env`, then `App::build_with`; `MICROSOFT_APP_PASSWORD_SECRET_ARN`), against moto's Secrets
+//! Manager: a secret that cannot be read stops the start with a reason that names the ARN (and never shows a
+//! secret); a secret put after the start (the stack creates a placeholder, the operator puts the real one) is read
+//! again when the token endpoint refuses the placeholder. Replies carrying a token got with the secret from its ARN
+//! are also checked under cargo-lambda in `lambda_messages.rs` and `lambda_behind.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code")]
 
 use aws_sdk_secretsmanager::primitives::Blob;
