@@ -147,17 +147,8 @@ impl Turn {
                 let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, seed.as_bytes());
                 format!("dw-{}", hex(&digest.as_ref()[..16]))
             }
-            None => {
-                let mut random = [0u8; 16];
-                // The system's random source failing is no reason to lose the work: time and a counter then.
-                if aws_lc_rs::rand::fill(&mut random).is_err() {
-                    let nanos = std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map_or(0, |d| d.as_nanos());
-                    random = (nanos ^ (u128::from(n) << 100)).to_be_bytes();
-                }
-                format!("dw-{}", hex(&random))
-            }
+            // The system's random source failing is no reason to lose the work: time and a counter then.
+            None => format!("dw-{}", random_id(u128::from(n) << 100)),
         }
     }
 
@@ -201,6 +192,19 @@ impl Turn {
             tracing::warn!(key, error = %e, "a refused deferred send's key could not be released; it lapses in 10 minutes");
         }
     }
+}
+
+/// 16 random bytes as 32 lowercase hex digits; if the system's random source fails, the clock's nanoseconds
+/// XOR `fallback_mix` instead (ids for deferred work and offered files, where an id is better than an error).
+pub(crate) fn random_id(fallback_mix: u128) -> String {
+    let mut random = [0u8; 16];
+    if aws_lc_rs::rand::fill(&mut random).is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        random = (nanos ^ fallback_mix).to_be_bytes();
+    }
+    hex(&random)
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -296,14 +296,7 @@ fn attachment_message(attachment: models::Attachment) -> Activity {
 
 /// A new offer id: 16 random bytes, hex.
 fn offer_id() -> String {
-    let mut random = [0u8; 16];
-    if aws_lc_rs::rand::fill(&mut random).is_err() {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        random = nanos.to_be_bytes();
-    }
-    random.iter().map(|b| format!("{b:02x}")).collect()
+    crate::api::deferred::random_id(0)
 }
 
 /// Whether `id` is one [`offer_id`] could have made (so a forged context cannot name another state value).
